@@ -1,0 +1,112 @@
+"""Compile a loop-IR kernel to machine code with llvmlite and call it on numpy arrays."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import threading
+
+import numpy as np
+
+from ..ir.loop_ir import PrimFunc
+from .llvm_ir import ModuleBuilder
+
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def _llvm():
+    """Initialise LLVM once and load libgomp so generated code can call GOMP_parallel."""
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    llvm.load_library_permanently("libgomp.so.1")
+    return llvm
+
+
+@functools.cache
+def host_target_machine():
+    """A target machine for the host CPU (all its features), optimizing at -O3."""
+    llvm = _llvm()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=3,
+        reloc="default",
+        codemodel="jitdefault",
+    )
+
+
+def generate_llvm_ir(func: PrimFunc, num_threads: int = 0) -> str:
+    """The LLVM IR text of ``func`` before optimization."""
+    return ModuleBuilder(func, num_threads).build()
+
+
+class CompiledKernel:
+    """Machine code for one kernel; call it with numpy arrays (outputs written in place).
+
+    Attributes:
+        source: the LLVM IR that was compiled (before optimization).
+        func: the loop-IR kernel.
+    """
+
+    def __init__(self, func: PrimFunc, source: str, engine, address: int):
+        self.func = func
+        self.source = source
+        self._engine = engine  # keeps the machine code alive
+        self._cfunc = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.args)))(address)
+        self._specs = [(b.name, b.shape, np.dtype(b.dtype)) for b in func.args]
+
+    def __call__(self, *arrays: np.ndarray) -> None:
+        if len(arrays) != len(self._specs):
+            raise TypeError(f"kernel takes {len(self._specs)} arrays, got {len(arrays)}")
+        ptrs = []
+        for arr, (name, shape, dtype) in zip(arrays, self._specs):
+            if not isinstance(arr, np.ndarray):
+                raise TypeError(f"argument {name!r} must be a numpy array")
+            if arr.shape != shape or arr.dtype != dtype:
+                raise ValueError(
+                    f"argument {name!r} must have shape {shape} and dtype {dtype}, "
+                    f"got {arr.shape} {arr.dtype}"
+                )
+            if not arr.flags.c_contiguous:
+                raise ValueError(f"argument {name!r} must be C-contiguous")
+            ptrs.append(arr.ctypes.data)
+        self._cfunc(*ptrs)
+
+    @functools.cached_property
+    def assembly(self) -> str:
+        """Host assembly of the optimized kernel (compiled again, for inspection)."""
+        llvm = _llvm()
+        mod = llvm.parse_assembly(self.source)
+        _optimize(mod)
+        return host_target_machine().emit_assembly(mod)
+
+
+def _optimize(mod) -> None:
+    llvm = _llvm()
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pb = llvm.create_pass_builder(host_target_machine(), pto)
+    pm = pb.getModulePassManager()
+    pm.run(mod, pb)
+
+
+def compile_func(func: PrimFunc, num_threads: int = 0) -> CompiledKernel:
+    """Generate, optimize (-O3, host CPU) and JIT-compile ``func``.
+
+    ``num_threads`` = 0 lets libgomp use every core.
+    """
+    source = generate_llvm_ir(func, num_threads)
+    llvm = _llvm()
+    with _LOCK:
+        mod = llvm.parse_assembly(source)
+        mod.verify()
+        _optimize(mod)
+        engine = llvm.create_mcjit_compiler(mod, host_target_machine())
+        engine.finalize_object()
+        address = engine.get_function_address(func.name)
+    return CompiledKernel(func, source, engine, address)

@@ -6,7 +6,7 @@ form a DAG of their own and the original task's tensors are left untouched.
 
 from __future__ import annotations
 
-from ..te import ComputeOp, IterVar, Reduce, Select, Tensor, TensorRead, const
+from ..te import ComputeOp, IterVar, Reduce, Select, Tensor, TensorRead
 from ..te.visit import substitute, transform
 
 

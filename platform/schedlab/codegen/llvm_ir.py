@@ -465,7 +465,8 @@ class _Emitter:
             a, b = self.broadcast(a), self.broadcast(b)
         ty = base if a.lanes == 1 else f"<{a.lanes} x {base}>"
         ref = self.fn.emit(f"{op} {flags}{ty} {a.ref}, {b.ref}")
-        return _Value(ref, a.dtype if base != "i1" else "bool", a.lanes)
+        is_bool = base == "i1" or op.startswith(("icmp", "fcmp"))
+        return _Value(ref, "bool" if is_bool else a.dtype, a.lanes)
 
     def binop(self, e: BinOp) -> _Value:
         a, b = self.expr(e.a), self.expr(e.b)
@@ -490,7 +491,9 @@ class _Emitter:
         else:
             simple = {"add": "add", "sub": "sub", "mul": "mul"}
             if e.op in simple:
-                return self.binary(simple[e.op], a, b, base)
+                # nsw lets alias analysis split addresses into base + constant offsets, which
+                # is what allows LLVM to keep an accumulator tile in registers.
+                return self.binary(simple[e.op], a, b, base, "nsw ")
             if e.op in ("min", "max"):
                 c = self.binary(f"icmp {'slt' if e.op == 'min' else 'sgt'}", a, b, base)
                 return self._select(c, a, b)

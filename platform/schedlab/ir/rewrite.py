@@ -18,19 +18,34 @@ def fresh_axes(op: ComputeOp) -> tuple[dict, tuple[IterVar, ...], tuple[IterVar,
     return mapping, spatial, reduce
 
 
-def copy_op(name: str, source: Tensor) -> ComputeOp:
-    """``name[i...] = source[i...]``."""
-    axes = tuple(IterVar(f"ax{d}", n, "spatial") for d, n in enumerate(source.shape))
-    return ComputeOp(name, axes, TensorRead(source, axes))
+def copy_op(name: str, source: Tensor, layout: tuple[int, ...] = ()) -> ComputeOp:
+    """``name[i...] = source[i...]``; with ``layout`` (a permutation of the dimensions) the
+    copy's dimension ``d`` is the source's dimension ``layout[d]`` (a transposing copy)."""
+    layout = layout or tuple(range(len(source.shape)))
+    axes = tuple(
+        IterVar(f"ax{d}", source.shape[src], "spatial") for d, src in enumerate(layout)
+    )
+    indices = [None] * len(layout)
+    for d, src in enumerate(layout):
+        indices[src] = axes[d]
+    return ComputeOp(name, axes, TensorRead(source, tuple(indices)))
 
 
-def retarget_reads(op: ComputeOp, replace_tensors: dict[int, Tensor]) -> ComputeOp:
-    """A copy of ``op`` whose reads of some tensors (keyed by id) go to other tensors."""
+def retarget_reads(op: ComputeOp, replace_tensors: dict[int, Tensor | tuple]) -> ComputeOp:
+    """A copy of ``op`` whose reads of some tensors (keyed by id) go to other tensors.
+
+    A value may be ``(tensor, layout)``: the new tensor's dimension ``d`` is the old one's
+    dimension ``layout[d]``, and the read indices are permuted to match.
+    """
 
     def swap(node):
         if isinstance(node, TensorRead) and id(node.tensor) in replace_tensors:
             indices = tuple(transform(i, swap) for i in node.indices)
-            return TensorRead(replace_tensors[id(node.tensor)], indices)
+            new = replace_tensors[id(node.tensor)]
+            if isinstance(new, tuple):
+                new, layout = new
+                indices = tuple(indices[src] for src in layout)
+            return TensorRead(new, indices)
         return None
 
     body = transform(op.body, swap)

@@ -8,7 +8,7 @@ steps replays deterministically on the task's initial state. ``apply`` raises
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from typing import ClassVar
 
 from ..te import ComputeOp, Reduce
@@ -89,7 +89,8 @@ def step_from_json(record: list) -> Step:
         raise ValueError(f"unknown step record {record!r}; kinds: {sorted(STEP_TYPES)}")
     cls = STEP_TYPES[record[0]]
     names = [f.name for f in fields(cls)]
-    if len(record) - 1 != len(names):
+    required = [f.name for f in fields(cls) if f.default is MISSING]
+    if not len(required) <= len(record) - 1 <= len(names):
         raise ValueError(f"step {record[0]!r} needs fields {names}, got {record[1:]!r}")
     values = [tuple(v) if isinstance(v, list) else v for v in record[1:]]
     return cls(**dict(zip(names, values)))
@@ -342,11 +343,14 @@ class CacheWriteStep(Step):
 @dataclass(frozen=True)
 class CacheReadStep(Step):
     """Copy the tensor of ``stage_id`` into a new stage ``<name>.<scope>`` (inserted at
-    ``stage_id + 1``) that the stages ``reader_ids`` read instead."""
+    ``stage_id + 1``) that the stages ``reader_ids`` read instead. ``layout``, if given,
+    permutes the copy's dimensions (copy dim ``d`` = source dim ``layout[d]``), so that a
+    computed-at copy can pack a tile in the order the readers walk it."""
 
     kind: ClassVar[str] = "cache_read"
     scope: str
     reader_ids: tuple[int, ...]
+    layout: tuple[int, ...] = ()
 
     def _apply(self, state, stage):
         consumers = state.consumers(stage.name)
@@ -355,18 +359,26 @@ class CacheReadStep(Step):
         for r in self.reader_ids:
             if r not in consumers:
                 self.fail(f"stage {r} does not read {stage.name!r}")
-        cache = copy_op(f"{stage.name}.{self.scope}", stage.op.output)
+        ndim = len(stage.op.output.shape)
+        if self.layout and sorted(self.layout) != list(range(ndim)):
+            self.fail(f"layout must be a permutation of 0..{ndim - 1}, got {list(self.layout)}")
+        cache = copy_op(f"{stage.name}.{self.scope}", stage.op.output, tuple(self.layout))
         readers = {state.stages[r].name for r in self.reader_ids}
         stages = list(state.stages[: self.stage_id + 1]) + [
             replace(stage_for(cache), scope=self.scope)
         ]
-        replace_tensors = {id(stage.op.output): cache.output}
+        source_id = id(stage.op.output)
+        replace_tensors = {source_id: (cache.output, tuple(self.layout))
+                           if self.layout else cache.output}
         for st in state.stages[self.stage_id + 1 :]:
+            if st.is_placeholder:
+                stages.append(st)
+                continue
             if st.name in readers:
                 new_op = retarget_reads(st.op, replace_tensors)
             else:
                 new_op = retarget_reads(st.op, {k: v for k, v in replace_tensors.items()
-                                                if k != id(stage.op.output)})
+                                                if k != source_id})
             if new_op is not st.op:
                 replace_tensors[id(st.op.output)] = new_op.output
             stages.append(replace(st, op=new_op))

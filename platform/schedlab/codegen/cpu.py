@@ -25,9 +25,12 @@ def _llvm():
     return llvm
 
 
-@functools.cache
-def host_target_machine():
-    """A target machine for the host CPU (all its features), optimizing at -O3."""
+def new_target_machine():
+    """A fresh target machine for the host CPU (all its features), optimizing at -O3.
+
+    An MCJIT engine takes ownership of the target machine it is given and frees it with
+    itself, so every engine needs its own; sharing one crashes once a kernel is freed.
+    """
     llvm = _llvm()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(
@@ -37,6 +40,13 @@ def host_target_machine():
         reloc="default",
         codemodel="jitdefault",
     )
+
+
+@functools.cache
+def host_target_machine():
+    """A shared target machine for optimizing and printing assembly (never given to an
+    engine)."""
+    return new_target_machine()
 
 
 def generate_llvm_ir(func: PrimFunc, num_threads: int = 0) -> str:
@@ -106,7 +116,7 @@ def compile_func(func: PrimFunc, num_threads: int = 0) -> CompiledKernel:
         mod = llvm.parse_assembly(source)
         mod.verify()
         _optimize(mod)
-        engine = llvm.create_mcjit_compiler(mod, host_target_machine())
+        engine = llvm.create_mcjit_compiler(mod, new_target_machine())
         engine.finalize_object()
         address = engine.get_function_address(func.name)
     return CompiledKernel(func, source, engine, address)

@@ -10,7 +10,7 @@ import ctypes
 import statistics
 import time
 
-from .cpu import _llvm, host_target_machine
+from .cpu import _llvm, new_target_machine
 
 ACCUMULATORS = 12  # independent FMA chains: enough to cover FMA latency x throughput
 
@@ -63,7 +63,7 @@ def measure_peak_gflops(
     llvm = _llvm()
     mod = llvm.parse_assembly(_peak_ir(lanes, iterations))
     mod.verify()
-    engine = llvm.create_mcjit_compiler(mod, host_target_machine())
+    engine = llvm.create_mcjit_compiler(mod, new_target_machine())
     engine.finalize_object()
     fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int)(engine.get_function_address("peak"))
     out = (ctypes.c_float * lanes)()

@@ -16,7 +16,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 
 import expert_schedules  # noqa: E402
-
 import schedlab  # noqa: E402
 from schedlab import te  # noqa: E402
 

@@ -45,7 +45,7 @@ def matmul(task):
     return sch.program()
 
 
-def dense_bias_relu(task, dense: str = "dense", out: str = "out", weight: str = "weight"):
+def dense_bias_relu(task, dense: str = "dense", out: str = "relu", weight: str = "weight"):
     """relu(data @ weight.T + bias): the dense stage is computed per 8x32 block of the
     output (fusing bias and relu into its write-back); weight is packed transposed per
     32-column panel so the reduction reads it contiguously."""

@@ -35,7 +35,7 @@ def float_literal(value: float, dtype: str) -> str:
     """LLVM's hexadecimal spelling of a float constant (exact for float32 values)."""
     if dtype == "float32":
         value = struct.unpack("<f", struct.pack("<f", value))[0]
-    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", value))[0]
+    return f"0x{struct.unpack('<Q', struct.pack('<d', value))[0]:016X}"
 
 
 class _Value:
@@ -240,7 +240,8 @@ class _Emitter:
         _Emitter(sub).serial_loop(s.var, start, end, s.body)
         module.functions.append(sub)
         fn.lines.append(
-            f"  call void @GOMP_parallel(ptr @{name}, ptr {ctx}, i32 {fn.module.num_threads}, i32 0)"
+            f"  call void @GOMP_parallel(ptr @{name}, ptr {ctx}, "
+            f"i32 {fn.module.num_threads}, i32 0)"
         )
 
     def vector_loop(self, s: For) -> None:

@@ -174,7 +174,7 @@ class _Lowerer:
     def _readers(self, name: str) -> list[tuple[str, list[TensorRead]]]:
         """Non-inlined stages reading tensor ``name`` and their reads (after inlining)."""
         found = []
-        for st_name, info in self.loops.items():
+        for st_name in self.loops:
             body = self.bodies[st_name]
             reads = [
                 node for node in _walk_reads(body) if node.tensor.name == name
@@ -200,7 +200,9 @@ class _Lowerer:
         lo_hi: list[tuple[Linear, Linear] | None] = [None] * len(shape)
         readers = self._readers(st.name)
         if not readers:
-            raise LoweringError(f"{st.name!r} is computed at {attach.target!r} but nothing reads it")
+            raise LoweringError(
+                f"{st.name!r} is computed at {attach.target!r} but nothing reads it"
+            )
         exact = [True] * len(shape)
         for reader, reads in readers:
             info = self.loops[reader]

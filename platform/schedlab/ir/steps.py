@@ -121,7 +121,8 @@ class SplitStep(Step):
         )
         iters = stage.iters[: self.iter_id] + children + stage.iters[self.iter_id + 1 :]
         if it.annotation != "none":
-            self.fail(f"iterator {it.name!r} is annotated {it.annotation!r}; split before annotating")
+            self.fail(f"iterator {it.name!r} is annotated {it.annotation!r}; "
+                      "split before annotating")
         _check_not_attach_point(self, state, stage, [it.name])
         relation = Split(it.name, names, tuple(self.lengths))
         new = replace(stage, iters=iters, relations=stage.relations + (relation,))

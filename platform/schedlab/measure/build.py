@@ -1,0 +1,53 @@
+"""Building one candidate: parse the program record, replay its steps, compile."""
+
+from __future__ import annotations
+
+import time
+
+from ..codegen.cpu import CompiledKernel
+from ..program import Program
+from ..task import Task
+from .result import BuildResult, ErrorKind
+
+
+def build_program(
+    program_json: str, *, task: Task | None = None
+) -> tuple[BuildResult, CompiledKernel | None]:
+    """Compile a program record for the host CPU; never raises for a bad candidate.
+
+    Args:
+        program_json: a record from ``Program.to_json()``.
+        task: the task the program schedules; may be omitted for catalogue workloads, whose
+            record names the workload.
+
+    Returns:
+        The build result, and the kernel (``None`` when the build failed). A record that does
+        not parse or whose steps do not apply is ``INVALID_PROGRAM``; a failure while lowering
+        or compiling is ``BUILD_ERROR``.
+    """
+    start = time.perf_counter()
+
+    def failed(kind: ErrorKind, exc: BaseException):
+        result = BuildResult(
+            program_json=program_json,
+            error_kind=kind,
+            error_msg=describe_exception(exc),
+            build_s=time.perf_counter() - start,
+        )
+        return result, None
+
+    try:
+        program = Program.from_json(program_json, task=task)
+    except Exception as exc:  # a bad record is data, whatever the parser raised
+        return failed(ErrorKind.INVALID_PROGRAM, exc)
+    try:
+        kernel = program.compile()
+    except Exception as exc:
+        return failed(ErrorKind.BUILD_ERROR, exc)
+    result = BuildResult(program_json=program_json, build_s=time.perf_counter() - start)
+    return result, kernel
+
+
+def describe_exception(exc: BaseException, limit: int = 2000) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

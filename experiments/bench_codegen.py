@@ -26,34 +26,22 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 
 import expert_schedules  # noqa: E402
+
 import schedlab  # noqa: E402
 from schedlab.codegen.peak import measure_peak_gflops  # noqa: E402
+from schedlab.measure import MeasureConfig, time_kernel  # noqa: E402
 
 # numpy's BLAS threads keep spinning for a moment after a call; a pause between the two
 # sides keeps one side's idle threads from slowing the other.
 SETTLE_S = 0.4
 
 
-def time_call(fn, min_seconds: float = 0.3, repeat: int = 3) -> float:
-    """Median seconds per call: warm-up, then ``repeat`` batches of >= ``min_seconds``."""
-    fn()
-    number = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds / 4:
-            break
-        number *= 2
-    number = max(1, int(number * (min_seconds / 4) / max(elapsed, 1e-9)))
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+TIMING = MeasureConfig(repeat=3, min_repeat_ms=100)
+
+
+def time_call(fn) -> float:
+    """Median seconds per call of ``fn`` (TVM-style: warm-up, repeats of >= 100 ms)."""
+    return statistics.median(time_kernel(fn, (), TIMING))
 
 
 def im2col_conv(data: np.ndarray, weight: np.ndarray, pad: int, stride: int) -> np.ndarray:

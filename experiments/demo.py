@@ -16,6 +16,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 
 import expert_schedules  # noqa: E402
+
 import schedlab  # noqa: E402
 from schedlab import te  # noqa: E402
 

@@ -5,6 +5,7 @@ import shutil
 import threading
 
 import pytest
+
 from schedlab import Program
 from schedlab.measure import (
     ErrorKind,

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+
 from schedlab import Program
 from schedlab.measure import (
     BuildResult,

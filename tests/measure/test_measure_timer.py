@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from schedlab.measure import MeasureConfig, time_kernel
 from schedlab.testing import faults
 

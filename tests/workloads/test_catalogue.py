@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+
 import schedlab
 from schedlab import te, workloads
 from schedlab.workloads import REQUIRED, create, list_workloads
@@ -55,16 +56,10 @@ OUTPUT_SHAPES = {
     "elementwise_chain": [(5, 13)],
 }
 
-# The compiled kernels of this module stay referenced until it ends: the CPU code generator
-# hands its one cached LLVM target machine to every execution engine, so freeing a kernel
-# frees that machine and the next compile in the process crashes.
-_KERNELS: list = []
-
-
 def _compile(task):
-    kernel = schedlab.Program(task, []).compile()
-    _KERNELS.append(kernel)
-    return kernel
+    # Kernels are dropped as soon as a test ends, so this also checks that freeing compiled
+    # code leaves the compiler usable.
+    return schedlab.Program(task, []).compile()
 
 
 def test_every_workload_has_small_shapes_here():

@@ -72,6 +72,10 @@ def conv2d_nchw(task, conv: str = "conv2d", pad: str = "pad"):
     sch.compute_at(local, conv, x1)
     sch.parallel(conv, outer)
     sch.vectorize(conv, x2)
+    # Unrolled write-back: every access to the local tile has a constant offset, so LLVM
+    # keeps the whole tile in registers instead of in memory.
+    sch.unroll(conv, f2)
+    sch.unroll(conv, y2)
     ln, lf, ly, lx, rc, ry, rx = sch.iters(local)
     sch.reorder(local, [ln, rc, ry, rx, lf, ly, lx])
     for it in (ry, rx, lf, ly):

@@ -153,7 +153,9 @@ class _Emitter:
         fn.ptrs[id(buf)] = ref
 
     def loop(self, s: For) -> None:
-        if s.kind == "unroll" and _size(s.body) * s.extent <= MAX_UNROLL_NODES:
+        # One-trip loops (common once bounds inference shrinks outer tiles) become constant
+        # indices, which lets LLVM split small local buffers into registers early.
+        if s.extent == 1 or (s.kind == "unroll" and _size(s.body) * s.extent <= MAX_UNROLL_NODES):
             for i in range(s.extent):
                 self.fn.env[s.var] = _Value(str(i), "int64")
                 self.stmt(s.body)

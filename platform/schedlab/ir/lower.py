@@ -58,6 +58,7 @@ class _Lowerer:
         self.loops: dict[str, _StageLoops] = {}
         self.buffers: dict[str, Buffer] = {}
         self.bodies: dict[str, Expr] = {}
+        self.var_names: set[str] = set()
         for st in state.stages:
             if isinstance(st.op, ComputeOp):
                 self.bodies[st.name] = self._expand_inline(st.op.body)
@@ -125,7 +126,7 @@ class _Lowerer:
                     ext[child] = e
             else:
                 ext[rel.fused] = math.prod(ext[c] for c in rel.children)
-        loop_vars = [Var(_var_name(st.name, it.name)) for it in st.iters]
+        loop_vars = [Var(self._unique_var(_var_name(st.name, it.name))) for it in st.iters]
         extents = [ext[it.name] for it in st.iters]
         values: dict[str, Expr] = {it.name: v for it, v in zip(st.iters, loop_vars)}
         guards: list[Expr] = []
@@ -170,6 +171,16 @@ class _Lowerer:
         self.loops[st.name] = _StageLoops(
             st, loop_vars, extents, root_values, local_values, offsets, region, guards, path
         )
+
+    def _unique_var(self, name: str) -> str:
+        # Bounds inference keys linear forms by the printed expression, so two loops must
+        # not print alike (axis "i_0" and split part "i.0" would both be "C_i_0").
+        candidate, n = name, 0
+        while candidate in self.var_names:
+            n += 1
+            candidate = f"{name}_{n}"
+        self.var_names.add(candidate)
+        return candidate
 
     def _readers(self, name: str) -> list[tuple[str, list[TensorRead]]]:
         """Non-inlined stages reading tensor ``name`` and their reads (after inlining)."""

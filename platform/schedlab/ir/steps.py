@@ -244,6 +244,10 @@ class ComputeAtStep(Step):
         consumers = state.consumers(stage.name)
         if not consumers:
             self.fail(f"{stage.name!r} has no consumer to be computed inside of")
+        if stage.name in state.arg_names:
+            # An output computed at a consumer's loop would only get the region that
+            # consumer reads, and lowering would give it a local buffer, not the caller's.
+            self.fail(f"{stage.name!r} is an output of the computation and must stay at root")
         if not _inside(state, consumers, target.name):
             self.fail(f"not every consumer of {stage.name!r} runs inside {target.name!r}")
         if self.target_stage_id <= self.stage_id:
@@ -316,6 +320,14 @@ def _swap_ops(state: State, index: int, new_ops: list, extra_names: dict) -> Sta
     return replace(state, stages=tuple(stages))
 
 
+def _require_new_name(step: Step, state: State, name: str) -> None:
+    # Stages are looked up by name (attach points, lowering); a second stage with the same
+    # name (say cache_write then cache_read of one tensor, both "local") would be confused
+    # with the first.
+    if any(st.name == name for st in state.stages):
+        step.fail(f"a stage named {name!r} already exists; use another scope")
+
+
 def _require_untransformed(step: Step, stage: Stage) -> None:
     if stage.relations or any(it.annotation != "none" for it in stage.iters):
         step.fail(f"{stage.name!r} already has loop transforms; add cache stages first")
@@ -335,6 +347,7 @@ class CacheWriteStep(Step):
         _require_untransformed(self, stage)
         if stage.attach.kind != "root":
             self.fail(f"{stage.name!r} is not at root")
+        _require_new_name(self, state, f"{stage.name}.{self.scope}")
         cache, out = cache_write_ops(stage.op, self.scope)
         state = _swap_ops(state, self.stage_id, [cache, out], {id(stage.op.output): out.output})
         cached = replace(state.stages[self.stage_id], scope=self.scope)
@@ -363,6 +376,7 @@ class CacheReadStep(Step):
         ndim = len(stage.op.output.shape)
         if self.layout and sorted(self.layout) != list(range(ndim)):
             self.fail(f"layout must be a permutation of 0..{ndim - 1}, got {list(self.layout)}")
+        _require_new_name(self, state, f"{stage.name}.{self.scope}")
         cache = copy_op(f"{stage.name}.{self.scope}", stage.op.output, tuple(self.layout))
         readers = {state.stages[r].name for r in self.reader_ids}
         stages = list(state.stages[: self.stage_id + 1]) + [
@@ -410,6 +424,7 @@ class RfactorStep(Step):
             next(ax.extent for ax in stage.op.reduce_axes if ax.name == split.parent)
             / split.lengths[0]
         )
+        _require_new_name(self, state, f"{stage.name}.rf")
         rf, out = rfactor_ops(
             stage.op, split.parent, outer_len, split.lengths[0],
             factor_inner=it.name == split.children[1],

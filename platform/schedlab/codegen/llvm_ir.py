@@ -144,7 +144,9 @@ class _Emitter:
         nbytes = buf.size * ELEM_BYTES[buf.dtype]
         ref = fn.module.fresh("%buf")
         if nbytes <= STACK_LIMIT_BYTES:
-            fn.entry.append(f"  {ref} = alloca {elem}, i64 {buf.size}, align 64")
+            # An array type, not an element count: SROA only splits allocas of a fixed type,
+            # and splitting is what turns a local accumulator tile into registers.
+            fn.entry.append(f"  {ref} = alloca [{buf.size} x {elem}], align 64")
         else:
             fn.module.declare("declare ptr @malloc(i64)")
             fn.module.declare("declare void @free(ptr)")

@@ -114,7 +114,7 @@ def interval(expr: Expr, ranging: dict[Var, int]) -> tuple[Linear, Linear] | Non
         point = Linear.of_atom(expr)
         return point, point
     if not (collect_vars(expr) & ranging.keys()):
-        point = _linear_point(expr)
+        point = linear_form(expr)
         return point, point
     if not isinstance(expr, BinOp):
         return None
@@ -147,18 +147,19 @@ def interval(expr: Expr, ranging: dict[Var, int]) -> tuple[Linear, Linear] | Non
     return None
 
 
-def _linear_point(expr: Expr) -> Linear:
-    """A fixed expression as a linear form, splitting sums and constant products."""
+def linear_form(expr: Expr) -> Linear:
+    """Any integer expression as a linear form: sums and constant products are split, every
+    other node is an atom (so equal sub-expressions cancel when forms are subtracted)."""
     if isinstance(expr, Const):
         return Linear.of_const(expr.value)
     if isinstance(expr, BinOp):
         if expr.op == "add":
-            return _linear_point(expr.a).plus(_linear_point(expr.b))
+            return linear_form(expr.a).plus(linear_form(expr.b))
         if expr.op == "sub":
-            return _linear_point(expr.a).plus(_linear_point(expr.b), -1)
+            return linear_form(expr.a).plus(linear_form(expr.b), -1)
         if expr.op == "mul":
             if isinstance(expr.b, Const):
-                return _linear_point(expr.a).scaled(expr.b.value)
+                return linear_form(expr.a).scaled(expr.b.value)
             if isinstance(expr.a, Const):
-                return _linear_point(expr.b).scaled(expr.a.value)
+                return linear_form(expr.b).scaled(expr.a.value)
     return Linear.of_atom(expr)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..te import ComputeOp, Reduce, TensorRead, Var
 from ..te.expr import BinOp, Cmp, Expr, Logic, Select, binop, const
 from ..te.visit import simplify_binop, substitute, transform
-from .bounds import Linear, interval
+from .bounds import Linear, interval, linear_form
 from .loop_ir import Allocate, Buffer, For, IfThen, Load, PrimFunc, Seq, Stmt, Store, seq
 from .state import Fuse, Split, Stage, State, split_extents
 
@@ -260,8 +260,12 @@ class _Lowerer:
         buf = self.buffers[name]
         indices = [substitute(i, axis_map) for i in read.indices]
         if buf.scope == "local":
+            # Cancel the region offset symbolically: constant offsets into a small local
+            # buffer are what let LLVM keep it in registers.
             offsets = self.loops[name].offsets
-            indices = [simplify_binop("sub", i, o) for i, o in zip(indices, offsets)]
+            indices = [
+                linear_form(i).plus(linear_form(o), -1).to_expr() for i, o in zip(indices, offsets)
+            ]
         return Load(buf, _flatten(indices, buf.shape))
 
     def _value(self, expr: Expr, axis_map: dict[Var, Expr]) -> Expr:
@@ -355,6 +359,10 @@ def _union(a: tuple[Linear, Linear], b: tuple[Linear, Linear]):
 def _flatten(indices: list[Expr], shape: tuple[int, ...]) -> Expr:
     flat: Expr = const(0)
     for idx, dim in zip(indices, shape):
+        if dim == 1:
+            # The only valid index is 0; saying so keeps addresses constant where the index
+            # expression (say, a part of a fused loop) could not be proven zero.
+            idx = const(0)
         flat = simplify_binop("add", simplify_binop("mul", flat, const(dim)), idx)
     return flat
 

@@ -45,6 +45,23 @@ def lower(state: State, name: str = "kernel") -> PrimFunc:
     return _Lowerer(state, name).run()
 
 
+def expand_inline(state: State, expr: Expr) -> Expr:
+    """``expr`` with every read of an inlined stage replaced by that stage's expression."""
+    by_name = {st.name: st for st in state.stages}
+    inlined = {st.name for st in state.stages if st.attach.kind == "inline"}
+
+    def visit(node):
+        if isinstance(node, TensorRead) and node.tensor.name in inlined:
+            op = by_name[node.tensor.name].op
+            indices = [transform(i, visit) for i in node.indices]
+            return substitute(expand_inline(state, op.body), dict(zip(op.axes, indices)))
+        return None
+
+    if isinstance(expr, Reduce):
+        return Reduce(expr.combiner, transform(expr.source, visit), expr.axes)
+    return transform(expr, visit)
+
+
 def _var_name(stage: str, it: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", f"{stage}_{it}")
 
@@ -63,19 +80,8 @@ class _Lowerer:
             if isinstance(st.op, ComputeOp):
                 self.bodies[st.name] = self._expand_inline(st.op.body)
 
-    # -- inlining ---------------------------------------------------------------------------
     def _expand_inline(self, expr: Expr) -> Expr:
-        def visit(node):
-            if isinstance(node, TensorRead) and node.tensor.name in self.inlined:
-                op = self.by_name[node.tensor.name].op
-                indices = [transform(i, visit) for i in node.indices]
-                body = self._expand_inline(op.body)
-                return substitute(body, dict(zip(op.axes, indices)))
-            return None
-
-        if isinstance(expr, Reduce):
-            return Reduce(expr.combiner, transform(expr.source, visit), expr.axes)
-        return transform(expr, visit)
+        return expand_inline(self.state, expr)
 
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> PrimFunc:
@@ -121,6 +127,11 @@ class _Lowerer:
         root_ext.update({ax.name: ax.extent for ax in op.reduce_axes})
         ext = dict(root_ext)
         for rel in st.relations:
+            if isinstance(rel, Split) and None in rel.lengths:
+                raise LoweringError(
+                    f"stage {st.name!r} has a split of {rel.parent!r} with undecided lengths "
+                    "(a sketch); fill in the tile sizes before lowering"
+                )
             if isinstance(rel, Split):
                 for child, e in zip(rel.children, split_extents(ext[rel.parent], rel.lengths)):
                     ext[child] = e

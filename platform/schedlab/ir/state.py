@@ -112,6 +112,7 @@ class State:
 
     stages: tuple[Stage, ...]
     arg_names: tuple[str, ...]
+    history: tuple = ()  # the steps applied so far (FollowSplitStep reads earlier splits)
 
     @classmethod
     def from_dag(cls, dag: ComputeDAG) -> State:
@@ -169,6 +170,7 @@ def split_extents(parent_extent: int, lengths: tuple[int, ...]) -> tuple[int, ..
     extents = []
     remaining = parent_extent
     for length in reversed(lengths):
+        length = length or 1  # an undecided length (in a sketch) counts as 1
         extents.append(min(length, remaining))
         remaining = math.ceil(remaining / length)
     extents.append(remaining)

@@ -46,7 +46,8 @@ class Step:
 
     def apply(self, state: State) -> State:
         try:
-            return self._apply(state, self._stage(state))
+            new = self._apply(state, self._stage(state))
+            return replace(new, history=state.history + (self,))
         except StepError:
             raise
         except ValueError as exc:
@@ -99,34 +100,79 @@ def step_from_json(record: list) -> Step:
 @dataclass(frozen=True)
 class SplitStep(Step):
     """Split iterator ``iter_id`` into ``len(lengths) + 1`` loops; ``lengths`` are the sizes
-    of the inner loops (outermost first). Lengths that do not divide leave a guarded tail."""
+    of the inner loops (outermost first). Lengths that do not divide leave a guarded tail.
+    A length of ``None`` is undecided: such a state is a sketch, which the annotator
+    completes and which cannot be lowered before."""
 
     kind: ClassVar[str] = "split"
     iter_id: int
-    lengths: tuple[int, ...]
+    lengths: tuple[int | None, ...]
 
     def _apply(self, state, stage):
         it = self._iter(stage, self.iter_id)
         if not self.lengths:
             self.fail("needs at least one length")
         for n in self.lengths:
+            if n is None:
+                continue
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 self.fail(f"lengths must be positive ints, got {list(self.lengths)}")
-        names = tuple(f"{it.name}.{k}" for k in range(len(self.lengths) + 1))
-        existing = {i.name for i in stage.iters}
-        names = tuple(_unique(n, existing) for n in names)
-        extents = split_extents(it.extent, self.lengths)
-        children = tuple(
-            Iterator(n, e, it.kind) for n, e in zip(names, extents)
-        )
-        iters = stage.iters[: self.iter_id] + children + stage.iters[self.iter_id + 1 :]
-        if it.annotation != "none":
-            self.fail(f"iterator {it.name!r} is annotated {it.annotation!r}; "
-                      "split before annotating")
-        _check_not_attach_point(self, state, stage, [it.name])
-        relation = Split(it.name, names, tuple(self.lengths))
-        new = replace(stage, iters=iters, relations=stage.relations + (relation,))
-        return state.with_stage(self.stage_id, new)
+        return _split(self, state, stage, it, tuple(self.lengths))
+
+
+def _split(step: Step, state: State, stage: Stage, it: Iterator, lengths: tuple) -> State:
+    """Replace loop ``it`` by its split parts (shared by SplitStep and FollowSplitStep)."""
+    if it.annotation != "none":
+        step.fail(f"iterator {it.name!r} is annotated {it.annotation!r}; split before annotating")
+    _check_not_attach_point(step, state, stage, [it.name])
+    existing = {i.name for i in stage.iters}
+    names = tuple(_unique(f"{it.name}.{k}", existing) for k in range(len(lengths) + 1))
+    extents = split_extents(it.extent, lengths)
+    children = tuple(Iterator(n, e, it.kind) for n, e in zip(names, extents))
+    index = stage.iter_index(it.name)
+    iters = stage.iters[:index] + children + stage.iters[index + 1 :]
+    relation = Split(it.name, names, lengths)
+    new = replace(stage, iters=iters, relations=stage.relations + (relation,))
+    return state.with_stage(state.stage_index(stage.name), new)
+
+
+@dataclass(frozen=True)
+class FollowSplitStep(Step):
+    """Split iterator ``iter_id`` into ``n_parts`` loops that follow an earlier split
+    (``src_step_id``, an index into the step history): the first ``n_parts - 2`` inner
+    lengths are that split's, the innermost covers the rest of it. Used to tile a consumer
+    like the producer it is fused with, so both stay in step when tile sizes change."""
+
+    kind: ClassVar[str] = "follow_split"
+    iter_id: int
+    src_step_id: int
+    n_parts: int
+
+    def _apply(self, state, stage):
+        it = self._iter(stage, self.iter_id)
+        if not 0 <= self.src_step_id < len(state.history):
+            self.fail(f"no step {self.src_step_id} in the history")
+        src = state.history[self.src_step_id]
+        if not isinstance(src, (SplitStep, FollowSplitStep)):
+            self.fail(f"step {self.src_step_id} is not a split")
+        src_lengths = followed_lengths(state, self.src_step_id)
+        if not 2 <= self.n_parts <= len(src_lengths) + 1:
+            self.fail(f"n_parts must be in 2..{len(src_lengths) + 1}")
+        head = src_lengths[: self.n_parts - 2]
+        tail = src_lengths[self.n_parts - 2 :]
+        last = None if any(n is None for n in tail) else math.prod(tail)
+        return _split(self, state, stage, it, tuple(head) + (last,))
+
+
+def followed_lengths(state: State, step_id: int) -> tuple:
+    """The inner lengths a split in the history produced (following FollowSplitSteps)."""
+    step = state.history[step_id]
+    if isinstance(step, SplitStep):
+        return tuple(step.lengths)
+    rel_lengths = followed_lengths(state, step.src_step_id)
+    head = rel_lengths[: step.n_parts - 2]
+    tail = rel_lengths[step.n_parts - 2 :]
+    return tuple(head) + (None if any(n is None for n in tail) else math.prod(tail),)
 
 
 def _unique(name: str, existing: set[str]) -> str:
@@ -422,11 +468,11 @@ class RfactorStep(Step):
             self.fail("rfactor needs the stage's only transform to be that split")
         outer_len = math.ceil(
             next(ax.extent for ax in stage.op.reduce_axes if ax.name == split.parent)
-            / split.lengths[0]
+            / (split.lengths[0] or 1)
         )
         _require_new_name(self, state, f"{stage.name}.rf")
         rf, out = rfactor_ops(
-            stage.op, split.parent, outer_len, split.lengths[0],
+            stage.op, split.parent, outer_len, (split.lengths[0] or 1),
             factor_inner=it.name == split.children[1],
         )
         return _swap_ops(state, self.stage_id, [rf, out], {id(stage.op.output): out.output})

@@ -342,7 +342,8 @@ class _Lowerer:
                 stmt = Allocate(self.buffers[producer.name], stmt)
             kind = "serial" if it.annotation == "none" else it.annotation
             if kind == "serial" and max_step:
-                trips = math.prod(info.extents[j] for j in positions if j >= k)
+                # Trip count of everything this loop runs, inner loops of the stage included.
+                trips = math.prod(info.extents[k:])
                 if trips <= max_step:
                     kind = "unroll"
             body = For(info.loop_vars[k], info.extents[k], kind, stmt)

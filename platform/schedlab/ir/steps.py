@@ -186,7 +186,10 @@ def _unique(name: str, existing: set[str]) -> str:
 
 @dataclass(frozen=True)
 class FuseStep(Step):
-    """Fuse the consecutive iterators ``iter_ids`` (outermost first) into one loop."""
+    """Fuse the consecutive iterators ``iter_ids`` (outermost first) into one loop.
+
+    A stage computed at the innermost of the fused loops moves to the fused loop (its body
+    is the same); one computed at an outer one would lose its place, which is an error."""
 
     kind: ClassVar[str] = "fuse"
     iter_ids: tuple[int, ...]
@@ -204,13 +207,18 @@ class FuseStep(Step):
         for it in its:
             if it.annotation != "none":
                 self.fail(f"iterator {it.name!r} is annotated; fuse before annotating")
-        _check_not_attach_point(self, state, stage, [it.name for it in its])
+        _check_not_attach_point(self, state, stage, [it.name for it in its[:-1]])
         fused_name = _unique("@".join(it.name for it in its), {i.name for i in stage.iters})
         fused = Iterator(fused_name, math.prod(it.extent for it in its), its[0].kind)
         iters = stage.iters[: ids[0]] + (fused,) + stage.iters[ids[-1] + 1 :]
         relation = Fuse(tuple(it.name for it in its), fused_name)
         new = replace(stage, iters=iters, relations=stage.relations + (relation,))
-        return state.with_stage(self.stage_id, new)
+        state = state.with_stage(self.stage_id, new)
+        moved = Attach("at", stage.name, fused_name)
+        for i, other in enumerate(state.stages):
+            if other.attach == Attach("at", stage.name, its[-1].name):
+                state = state.with_stage(i, replace(other, attach=moved))
+        return state
 
 
 def _check_not_attach_point(step, state: State, stage: Stage, names: list[str]) -> None:

@@ -1,0 +1,7 @@
+"""Random annotation: complete sketches into programs."""
+
+from .annotator import CPU_UNROLL_STEPS, GPU_UNROLL_STEPS, Annotator
+from .tile_sizes import divisors, sample_split_lengths
+
+__all__ = ["Annotator", "CPU_UNROLL_STEPS", "GPU_UNROLL_STEPS", "divisors",
+           "sample_split_lengths"]

@@ -1,0 +1,138 @@
+"""Complete a sketch into a program: tile sizes, compute locations, parallel, vectorize,
+unroll (Ansor's random annotation)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.lower import lower
+from ..ir.state import State
+from ..ir.steps import (
+    AnnotateStep,
+    AutoUnrollStep,
+    ComputeAtStep,
+    FuseStep,
+    SplitStep,
+    Step,
+    StepError,
+)
+from ..program import Program
+from ..space.predicates import effective_consumers
+from ..te import ComputeOp, Reduce
+from .tile_sizes import sample_split_lengths
+
+CPU_UNROLL_STEPS = (0, 16, 64, 512)
+GPU_UNROLL_STEPS = (0, 16, 64, 512, 1024)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Annotator:
+    """Turns sketches into complete, random programs.
+
+    Args:
+        max_innermost_factor: largest innermost tile length (Ansor's default, 64).
+        max_vector_lanes: longest loop to vectorize; 0 means the target's fp32 lanes.
+        parallel_per_core: outer loops are fused until they give this many iterations per
+            core (more balance, less synchronisation).
+        unroll_steps: candidate auto-unroll limits; empty means the target's defaults.
+        compute_at_probability: chance that a stage the sketch left at root is moved into
+            a loop of its consumer.
+    """
+
+    max_innermost_factor: int = 64
+    max_vector_lanes: int = 0
+    parallel_per_core: int = 4
+    unroll_steps: tuple[int, ...] = ()
+    compute_at_probability: float = 0.5
+
+    def complete(self, sketch, rng: np.random.Generator) -> Program:
+        """One random program of ``sketch``; raises ``ValueError`` if it cannot lower."""
+        task = sketch.task
+        state = State.from_dag(task.dag)
+        steps: list[Step] = []
+
+        def do(step: Step) -> bool:
+            nonlocal state
+            try:
+                state = step.apply(state)
+            except StepError:
+                return False
+            steps.append(step)
+            return True
+
+        for step in sketch.steps:
+            if isinstance(step, SplitStep) and None in step.lengths:
+                extent = state.stages[step.stage_id].iters[step.iter_id].extent
+                lengths = sample_split_lengths(extent, len(step.lengths), rng,
+                                               self.max_innermost_factor)
+                step = SplitStep(step.stage_id, step.iter_id, lengths)
+            if not do(step):
+                raise ValueError(f"sketch step {step} no longer applies")
+        self._compute_locations(state, rng, do)
+        self._parallel(lambda: state, task.target.num_cores, rng, do)
+        self._vectorize(lambda: state, task.target, do)
+        self._unroll(lambda: state, task.target, rng, do)
+        program = Program(task, steps)
+        lower(program.state)  # raises LoweringError (a ValueError) for a bad location
+        return program
+
+    def _compute_locations(self, state: State, rng, do) -> None:
+        for sid, stage in enumerate(state.stages):
+            if (not isinstance(stage.op, ComputeOp) or stage.attach.kind != "root"
+                    or stage.relations or stage.name in state.arg_names):
+                continue
+            if rng.random() >= self.compute_at_probability:
+                continue
+            consumers = effective_consumers(state, sid)
+            if len(consumers) != 1:
+                continue
+            target = state.stages[consumers[0]]
+            choices = [i for i, it in enumerate(target.iters) if it.kind == "spatial"]
+            if choices:
+                do(ComputeAtStep(sid, consumers[0], int(rng.choice(choices))))
+
+    def _parallel(self, current, num_cores: int, rng, do) -> None:
+        for sid in range(len(current().stages)):
+            stage = current().stages[sid]
+            if not isinstance(stage.op, ComputeOp) or stage.attach.kind != "root":
+                continue
+            leading = []
+            for it in stage.iters:
+                if it.kind != "spatial":
+                    break
+                leading.append(it)
+            if not leading:
+                continue
+            wanted = num_cores * self.parallel_per_core
+            count = next((k for k in range(1, len(leading) + 1)
+                          if math.prod(it.extent for it in leading[:k]) >= wanted),
+                         len(leading))
+            if count < len(leading) and rng.random() < 0.5:
+                count += 1  # sometimes finer-grained parallelism
+            while count >= 2 and not do(FuseStep(sid, tuple(range(count)))):
+                count -= 1
+            if current().stages[sid].iters[0].extent >= 2:
+                do(AnnotateStep(sid, 0, "parallel"))
+
+    def _vectorize(self, current, target, do) -> None:
+        lanes = self.max_vector_lanes or target.vector_lanes * 4
+        for sid, stage in enumerate(current().stages):
+            if not isinstance(stage.op, ComputeOp) or stage.attach.kind == "inline":
+                continue
+            if not stage.iters:
+                continue
+            last = len(stage.iters) - 1
+            it = stage.iters[last]
+            if it.kind == "spatial" and 2 <= it.extent <= lanes and it.annotation == "none":
+                do(AnnotateStep(sid, last, "vectorize"))
+
+    def _unroll(self, current, target, rng, do) -> None:
+        options = self.unroll_steps or (
+            GPU_UNROLL_STEPS if target.kind == "cuda" else CPU_UNROLL_STEPS)
+        for sid, stage in enumerate(current().stages):
+            if isinstance(stage.op, ComputeOp) and isinstance(stage.op.body, Reduce):
+                if stage.attach.kind != "inline":
+                    do(AutoUnrollStep(sid, int(rng.choice(options))))

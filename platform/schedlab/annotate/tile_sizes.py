@@ -1,0 +1,31 @@
+"""Random tile sizes: factorizations of a loop's extent."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+
+@functools.lru_cache(maxsize=4096)
+def divisors(n: int) -> tuple[int, ...]:
+    """All positive divisors of ``n``, ascending."""
+    small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
+    return tuple(sorted(set(small + [n // d for d in small])))
+
+
+def sample_split_lengths(
+    extent: int, parts: int, rng: np.random.Generator, max_innermost: int = 64
+) -> tuple[int, ...]:
+    """Inner lengths (outermost first) of an exact split of ``extent`` into ``parts + 1``
+    loops: each length divides what is left, the innermost is at most ``max_innermost``."""
+    lengths = []
+    remaining = extent
+    for k in range(parts):
+        choices = divisors(remaining)
+        if k == 0:
+            choices = tuple(d for d in choices if d <= max_innermost) or (1,)
+        d = int(choices[rng.integers(len(choices))])
+        lengths.append(d)
+        remaining //= d
+    return tuple(reversed(lengths))

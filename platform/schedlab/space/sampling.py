@@ -1,0 +1,34 @@
+"""Random complete programs of a task: sketches completed by the annotator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .sketch import generate_sketches
+
+MAX_TRIES_PER_PROGRAM = 20
+
+
+def sample_programs(task, n: int, seed: int = 0, annotator=None, sketches=None) -> list:
+    """``n`` random programs of ``task``, deterministic for ``seed``.
+
+    Sketches are taken in turn; a completion that does not lower is redrawn.
+    """
+    from ..annotate import Annotator
+
+    if n < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
+    annotator = annotator or Annotator()
+    sketches = sketches if sketches is not None else generate_sketches(task)
+    rng = np.random.default_rng(seed)
+    programs = []
+    for i in range(n):
+        sketch = sketches[i % len(sketches)]
+        for attempt in range(MAX_TRIES_PER_PROGRAM):
+            try:
+                programs.append(annotator.complete(sketch, rng))
+                break
+            except ValueError:
+                if attempt == MAX_TRIES_PER_PROGRAM - 1:
+                    raise
+    return programs

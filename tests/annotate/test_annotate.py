@@ -1,0 +1,84 @@
+"""Random annotation: complete programs that compile and match numpy."""
+
+import numpy as np
+import pytest
+
+from schedlab import Program
+from schedlab.annotate import Annotator, divisors, sample_split_lengths
+from schedlab.space import generate_sketches, sample_programs
+from schedlab.workloads import create
+
+SMALL = {
+    "matmul": dict(M=48, N=40, K=24),
+    "batch_matmul": dict(B=2, M=16, N=24, K=8),
+    "dense": dict(M=12, N=20, K=16),
+    "dense_bias_relu": dict(M=12, N=20, K=16),
+    "conv2d_nchw": dict(N=1, C=4, H=9, W=10, K=6, R=3, S=3, stride=1, pad=1),
+    "conv2d_nhwc": dict(N=1, C=4, H=9, W=10, K=6, R=3, S=3, stride=2, pad=1),
+    "conv2d_bias_relu": dict(N=1, C=4, H=8, W=8, K=8, R=3, S=3, stride=1, pad=1),
+    "depthwise_conv2d_nchw": dict(N=1, C=6, H=10, W=12, R=3, S=3, stride=1, pad=1),
+    "softmax": dict(M=3, N=200),
+    "layer_norm": dict(M=6, N=40),
+    "max_pool2d": dict(N=1, C=4, H=12, W=12, R=3, S=3, stride=2, pad=1),
+    "elementwise_chain": dict(M=10, N=36),
+}
+
+
+def test_split_lengths_divide_the_extent():
+    rng = np.random.default_rng(0)
+    for extent in (1, 7, 12, 64, 1024, 360):
+        for parts in (1, 2, 3):
+            lengths = sample_split_lengths(extent, parts, rng, max_innermost=16)
+            assert len(lengths) == parts
+            assert extent % int(np.prod(lengths)) == 0
+            assert lengths[-1] <= 16
+    assert divisors(12) == (1, 2, 3, 4, 6, 12)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_random_programs_match_numpy(name):
+    task = create(name, **SMALL[name])
+    inputs = task.random_inputs(seed=1)
+    expected = task.reference(*inputs)
+    for program in sample_programs(task, 4, seed=3):
+        outputs = [np.full(t.shape, np.nan, t.dtype) for t in task.outputs]
+        program.compile()(*task.call_order(inputs, outputs))
+        for out, ref in zip(outputs, expected):
+            np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4, err_msg=str(program))
+
+
+def test_sampling_is_deterministic_and_round_trips():
+    task = create("matmul", **SMALL["matmul"])
+    a = [p.to_json() for p in sample_programs(task, 6, seed=11)]
+    b = [p.to_json() for p in sample_programs(task, 6, seed=11)]
+    c = [p.to_json() for p in sample_programs(task, 6, seed=12)]
+    assert a == b and a != c
+    for text in a:
+        assert Program.from_json(text).to_json() == text
+
+
+def test_programs_use_the_annotations():
+    task = create("matmul", M=256, N=256, K=256)
+    programs = sample_programs(task, 12, seed=0)
+    kinds = {type(s).__name__ for p in programs for s in p.steps}
+    assert {"FollowSplitStep", "ComputeAtStep", "AutoUnrollStep", "AnnotateStep"} <= kinds
+    annotations = {s.annotation for p in programs for s in p.steps if hasattr(s, "annotation")}
+    assert {"parallel", "vectorize"} <= annotations
+
+
+def test_sketches_cannot_be_lowered_before_annotation():
+    task = create("matmul", M=16, N=16, K=16)
+    sketch = generate_sketches(task)[0]
+    with pytest.raises(ValueError, match="undecided"):
+        Program(task, list(sketch.steps)).compile()
+
+
+def test_annotator_knobs():
+    task = create("matmul", M=64, N=64, K=64)
+    narrow = Annotator(max_innermost_factor=4, unroll_steps=(16,))
+    for p in sample_programs(task, 6, seed=2, annotator=narrow):
+        for s in p.steps:
+            if type(s).__name__ == "SplitStep":
+                assert s.lengths[-1] <= 4
+            if type(s).__name__ == "AutoUnrollStep":
+                assert s.max_step == 16

@@ -34,6 +34,8 @@ class Target:
         vector_lanes: fp32 lanes of the widest vector register (CPU).
         cpu: LLVM's name of the CPU.
         arch: GPU architecture (``sm_90`` for an H100).
+        max_threads_per_block, max_shared_bytes, max_local_bytes, warp_size, num_sms: GPU
+            limits the annotator and the verifier respect (H100 values by default).
     """
 
     kind: str = "llvm"
@@ -41,6 +43,11 @@ class Target:
     vector_lanes: int = 8
     cpu: str = "generic"
     arch: str = "sm_90"
+    max_threads_per_block: int = 1024
+    max_shared_bytes: int = 48 * 1024  # per block, without opting in to more
+    max_local_bytes: int = 1024  # per thread, a budget for register tiles
+    warp_size: int = 32
+    num_sms: int = 132
 
     @classmethod
     def create(cls, spec: str | Target = "llvm") -> Target:

@@ -22,7 +22,9 @@ from ..ir.steps import (
 from ..program import Program
 from ..space.predicates import effective_consumers
 from ..te import ComputeOp, Reduce
+from .gpu_binding import bind_threads
 from .tile_sizes import sample_split_lengths
+from .verify import verify_gpu
 
 CPU_UNROLL_STEPS = (0, 16, 64, 512)
 GPU_UNROLL_STEPS = (0, 16, 64, 512, 1024)
@@ -71,6 +73,14 @@ class Annotator:
                 step = SplitStep(step.stage_id, step.iter_id, lengths)
             if not do(step):
                 raise ValueError(f"sketch step {step} no longer applies")
+        if task.target.kind == "cuda":
+            bind_threads(lambda: state, task.target, rng, do)
+            self._unroll(lambda: state, task.target, rng, do)
+            program = Program(task, steps)
+            problems = verify_gpu(program)
+            if problems:
+                raise ValueError("; ".join(problems))
+            return program
         self._compute_locations(state, rng, do)
         self._parallel(lambda: state, task.target.num_cores, rng, do)
         self._vectorize(lambda: state, task.target, do)

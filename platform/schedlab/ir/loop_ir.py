@@ -20,7 +20,8 @@ __all__ = [
 @dataclass(frozen=True, eq=False)
 class Buffer:
     """A flat array. ``scope``: ``"arg"`` (passed by the caller), ``"global"`` (a whole
-    intermediate tensor), ``"local"`` (the region one loop body needs)."""
+    intermediate tensor), ``"local"`` (the region one loop body needs) or ``"shared"``
+    (such a region, shared by the threads of a GPU block)."""
 
     name: str
     dtype: str

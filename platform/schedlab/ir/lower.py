@@ -76,6 +76,7 @@ class _Lowerer:
         self.buffers: dict[str, Buffer] = {}
         self.bodies: dict[str, Expr] = {}
         self.var_names: set[str] = set()
+        self.thread_vars: set[Var] = set()  # loops bound to GPU threads or virtual threads
         for st in state.stages:
             if isinstance(st.op, ComputeOp):
                 self.bodies[st.name] = self._expand_inline(st.op.body)
@@ -102,8 +103,9 @@ class _Lowerer:
         for st in computed:
             if st.name not in self.buffers:
                 info = self.loops[st.name]
-                scope = "global" if st.attach.kind == "root" else "local"
-                shape = tuple(info.region) if scope == "local" else st.op.output.shape
+                scope = "global" if st.attach.kind == "root" else (
+                    "shared" if st.scope == "shared" else "local")
+                shape = tuple(info.region) if scope != "global" else st.op.output.shape
                 self.buffers[st.name] = Buffer(st.name, st.op.output.dtype, shape, scope)
         body_parts = [self._build(st) for st in computed if st.attach.kind == "root"]
         body: Stmt = seq(body_parts)
@@ -138,6 +140,8 @@ class _Lowerer:
             else:
                 ext[rel.fused] = math.prod(ext[c] for c in rel.children)
         loop_vars = [Var(self._unique_var(_var_name(st.name, it.name))) for it in st.iters]
+        self.thread_vars |= {v for v, it in zip(loop_vars, st.iters)
+                             if it.annotation.startswith(("threadIdx", "vthread"))}
         extents = [ext[it.name] for it in st.iters]
         values: dict[str, Expr] = {it.name: v for it, v in zip(st.iters, loop_vars)}
         guards: list[Expr] = []
@@ -234,6 +238,9 @@ class _Lowerer:
                     f"{reader!r} reads {st.name!r} outside loop {attach.target}.{attach.iterator}"
                 )
             ranging = dict(info.path[pos + 1 :])
+            if st.scope == "shared":
+                # Shared memory serves the whole block: its region covers every thread.
+                ranging.update((v, e) for v, e in info.path[: pos + 1] if v in self.thread_vars)
             for read in reads:
                 for d, idx in enumerate(read.indices):
                     idx = substitute(idx, self._axis_map(reader))
@@ -270,7 +277,7 @@ class _Lowerer:
         name = read.tensor.name
         buf = self.buffers[name]
         indices = [substitute(i, axis_map) for i in read.indices]
-        if buf.scope == "local":
+        if buf.scope in ("local", "shared"):
             # Cancel the region offset symbolically: constant offsets into a small local
             # buffer are what let LLVM keep it in registers.
             offsets = self.loops[name].offsets
@@ -294,7 +301,7 @@ class _Lowerer:
         op = st.op
         buf = self.buffers[st.name]
         axis_map = self._axis_map(st.name)
-        values = info.local_values if buf.scope == "local" else info.root_values
+        values = info.local_values if buf.scope in ("local", "shared") else info.root_values
         index = _flatten([values[ax.name] for ax in op.axes], buf.shape)
         body = self.bodies[st.name]
         n = len(st.iters)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .basic_rules import AlwaysInline, SkipStage
 from .cache_rules import AddCacheWrite
+from .gpu_rules import AddCacheReadShared, CrossThreadReduction
 from .rfactor_rule import AddRfactor
 from .rule import SketchRule
 from .tiling import MultiLevelTiling, MultiLevelTilingWithFusion
@@ -19,15 +20,15 @@ def register_rule(cls: type[SketchRule]) -> type[SketchRule]:
     return cls
 
 
-for _cls in (AlwaysInline, AddRfactor, AddCacheWrite, MultiLevelTilingWithFusion,
-             MultiLevelTiling, SkipStage):
+for _cls in (AlwaysInline, AddRfactor, AddCacheWrite, AddCacheReadShared,
+             CrossThreadReduction, MultiLevelTilingWithFusion, MultiLevelTiling, SkipStage):
     register_rule(_cls)
 
 # Order matters: the first rule that applies-and-skips wins; skip must stay last.
 CPU_RULES = ("always_inline", "add_rfactor", "add_cache_write",
              "multi_level_tiling_with_fusion", "multi_level_tiling", "skip")
-GPU_RULES = ("always_inline", "add_cache_write", "multi_level_tiling_with_fusion",
-             "multi_level_tiling", "skip")
+GPU_RULES = ("always_inline", "add_cache_read_shared", "cross_thread_reduction",
+             "add_cache_write", "multi_level_tiling_with_fusion", "multi_level_tiling", "skip")
 
 
 def create_rule(rule: str | SketchRule) -> SketchRule:

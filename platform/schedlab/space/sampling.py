@@ -6,7 +6,9 @@ import numpy as np
 
 from .sketch import generate_sketches
 
-MAX_TRIES_PER_PROGRAM = 20
+# GPU completions are often rejected by the verifier (too many threads, too much shared
+# or local memory), so they get more tries; sampling one costs about a millisecond.
+MAX_TRIES_PER_PROGRAM = {"llvm": 20, "cuda": 400}
 
 
 def sample_programs(task, n: int, seed: int = 0, annotator=None, sketches=None) -> list:
@@ -22,13 +24,14 @@ def sample_programs(task, n: int, seed: int = 0, annotator=None, sketches=None) 
     sketches = sketches if sketches is not None else generate_sketches(task)
     rng = np.random.default_rng(seed)
     programs = []
+    tries = MAX_TRIES_PER_PROGRAM.get(task.target.kind, 20)
     for i in range(n):
         sketch = sketches[i % len(sketches)]
-        for attempt in range(MAX_TRIES_PER_PROGRAM):
+        for attempt in range(tries):
             try:
                 programs.append(annotator.complete(sketch, rng))
                 break
             except ValueError:
-                if attempt == MAX_TRIES_PER_PROGRAM - 1:
+                if attempt == tries - 1:
                     raise
     return programs

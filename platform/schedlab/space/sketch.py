@@ -64,9 +64,6 @@ def generate_sketches(
             if stage_id < 0:
                 done.append(state)
                 continue
-            if state.stages[stage_id].is_placeholder:
-                following.append((state, stage_id - 1))
-                continue
             for rule in chosen:
                 condition = rule.condition(ctx, state, stage_id)
                 if condition is Condition.SKIP:

@@ -15,73 +15,83 @@ def _kernels(body: Stmt) -> list[Stmt]:
     return list(body.stmts) if isinstance(body, Seq) else [body]
 
 
+class _KernelCheck:
+    """Walks one kernel, collecting thread extents, memory use and misplaced loops."""
+
+    def __init__(self, index: int):
+        self.index = index
+        self.threads: dict[str, int] = {}
+        self.shared_bytes = 0
+        self.local_bytes = 0
+        self.problems: list[str] = []
+
+    def walk(self, s: Stmt, bound: frozenset = frozenset(), nested: bool = False,
+             in_thread: bool = False) -> None:
+        n = self.index
+        if isinstance(s, Seq):
+            for x in s.stmts:
+                self.walk(x, bound, nested, in_thread)
+        elif isinstance(s, IfThen):
+            self.walk(s.body, bound, nested, in_thread)
+        elif isinstance(s, Allocate):
+            nbytes = s.buffer.size * ELEM_BYTES[s.buffer.dtype]
+            if s.buffer.scope == "shared":
+                self.shared_bytes += nbytes
+            elif in_thread:
+                self.local_bytes += nbytes
+            self.walk(s.body, bound, nested, in_thread)
+        elif isinstance(s, For):
+            if s.kind.startswith("blockIdx"):
+                if nested or in_thread:
+                    self.problems.append(f"kernel {n}: {s.kind} loop {s.var.name} is nested "
+                                         "inside another loop")
+                self.walk(s.body, bound | {"block"}, nested, in_thread)
+            elif s.kind.startswith("threadIdx"):
+                self.threads[s.kind] = max(self.threads.get(s.kind, 1), s.extent)
+                self.walk(s.body, bound | {"thread"}, nested, True)
+            else:
+                if s.kind == "parallel":
+                    self.problems.append(f"kernel {n}: CPU parallel loop {s.var.name}")
+                self.walk(s.body, bound, True, in_thread)
+        elif isinstance(s, Store) and "block" not in bound:
+            # A reduction across threads initialises and combines outside its thread loop,
+            # so stores need a block; the kernel as a whole needs threads.
+            self.problems.append(f"kernel {n}: store to {s.buffer.name} is not bound to a block")
+
+    def limits(self, target) -> list[str]:
+        n = self.index
+        problems = list(self.problems)
+        if not self.threads:
+            problems.append(f"kernel {n}: no loop is bound to threads")
+        per_block = 1
+        for extent in self.threads.values():
+            per_block *= extent
+        if per_block > target.max_threads_per_block:
+            problems.append(f"kernel {n}: {per_block} threads per block exceed "
+                            f"{target.max_threads_per_block}")
+        if self.shared_bytes > target.max_shared_bytes:
+            problems.append(f"kernel {n}: {self.shared_bytes} bytes of shared memory exceed "
+                            f"{target.max_shared_bytes}")
+        if self.local_bytes > target.max_local_bytes:
+            problems.append(f"kernel {n}: {self.local_bytes} bytes of local memory per thread "
+                            f"exceed {target.max_local_bytes}")
+        return problems
+
+
 def verify_gpu(program) -> list[str]:
     """Problems that keep ``program`` from running on its GPU target; empty when none.
 
     Checks, per kernel: every store runs under a ``blockIdx`` loop and some loop is bound to
-    ``threadIdx``;
-    block loops are not nested inside thread or serial loops; threads per block, shared
+    ``threadIdx``; block loops are not nested inside other loops; threads per block, shared
     memory per block and local memory per thread stay within the target's limits.
     """
-    target = program.task.target
     try:
         func = lower(program.state)
     except ValueError as exc:
         return [f"does not lower: {exc}"]
     problems: list[str] = []
-    for n, kernel in enumerate(_kernels(func.body)):
-        threads: dict[str, int] = {}
-        shared = [0]
-        local = [0]
-
-        def walk(s: Stmt, bound: set[str], enclosing_serial: bool, in_thread: bool):
-            if isinstance(s, Seq):
-                for x in s.stmts:
-                    walk(x, bound, enclosing_serial, in_thread)
-            elif isinstance(s, (IfThen,)):
-                walk(s.body, bound, enclosing_serial, in_thread)
-            elif isinstance(s, Allocate):
-                nbytes = s.buffer.size * ELEM_BYTES[s.buffer.dtype]
-                if s.buffer.scope == "shared":
-                    shared[0] += nbytes
-                elif in_thread:
-                    local[0] += nbytes
-                walk(s.body, bound, enclosing_serial, in_thread)
-            elif isinstance(s, For):
-                kind = s.kind
-                if kind.startswith("blockIdx"):
-                    if enclosing_serial or in_thread:
-                        problems.append(f"kernel {n}: {kind} loop {s.var.name} is nested "
-                                        "inside another loop")
-                    walk(s.body, bound | {"block"}, enclosing_serial, in_thread)
-                elif kind.startswith("threadIdx"):
-                    threads[kind] = max(threads.get(kind, 1), s.extent)
-                    walk(s.body, bound | {"thread"}, enclosing_serial, True)
-                elif kind in ("parallel",):
-                    problems.append(f"kernel {n}: CPU parallel loop {s.var.name} on a GPU")
-                    walk(s.body, bound, True, in_thread)
-                else:
-                    walk(s.body, bound, True, in_thread)
-            elif isinstance(s, Store):
-                # A reduction across threads initialises and combines outside its thread
-                # loop, so stores need a block; the kernel as a whole needs threads.
-                if "block" not in bound:
-                    problems.append(f"kernel {n}: store to {s.buffer.name} is not bound to "
-                                    "a block")
-
-        walk(kernel, set(), False, False)
-        if not threads:
-            problems.append(f"kernel {n}: no loop is bound to threads")
-        per_block = 1
-        for extent in threads.values():
-            per_block *= extent
-        if per_block > target.max_threads_per_block:
-            problems.append(f"kernel {n}: {per_block} threads per block exceed "
-                            f"{target.max_threads_per_block}")
-        if shared[0] > target.max_shared_bytes:
-            problems.append(f"kernel {n}: {shared[0]} bytes of shared memory exceed "
-                            f"{target.max_shared_bytes}")
-        if local[0] > target.max_local_bytes:
-            problems.append(f"kernel {n}: {local[0]} bytes of local memory per thread exceed "
-                            f"{target.max_local_bytes}")
+    for index, kernel in enumerate(_kernels(func.body)):
+        check = _KernelCheck(index)
+        check.walk(kernel)
+        problems += check.limits(program.task.target)
     return sorted(set(problems))

@@ -482,9 +482,10 @@ class _Emitter:
             if e.op in simple:
                 return self.binary(simple[e.op], a, b, base, "contract ")
             if e.op in ("min", "max"):
-                pred = "olt" if e.op == "min" else "ogt"
-                c = self.binary(f"fcmp {pred}", a, b, base)
-                return self._select(c, a, b)
+                # The intrinsic, not fcmp + select: select uses the accumulator twice, and a
+                # long unrolled max chain then sends LLVM's loop vectorizer into exponential
+                # time. llvm.maximum also propagates NaN like numpy.
+                return self.intrinsic("minimum" if e.op == "min" else "maximum", a, b)
             if e.op in ("floordiv", "floormod"):
                 q = self.binary("fdiv", a, b, base)
                 fq = self.intrinsic("floor", q)
@@ -500,8 +501,7 @@ class _Emitter:
                 # is what allows LLVM to keep an accumulator tile in registers.
                 return self.binary(simple[e.op], a, b, base, "nsw ")
             if e.op in ("min", "max"):
-                c = self.binary(f"icmp {'slt' if e.op == 'min' else 'sgt'}", a, b, base)
-                return self._select(c, a, b)
+                return self.intrinsic("smin" if e.op == "min" else "smax", a, b)  # see above
             if e.op in ("floordiv", "floormod"):
                 if _nonneg(e.a) and _nonneg(e.b):
                     return self.binary("udiv" if e.op == "floordiv" else "urem", a, b, base)

@@ -112,7 +112,9 @@ def op_flops(op: ComputeOp) -> int:
     body = op.body
     if isinstance(body, Reduce):
         reduce = math.prod(ax.extent for ax in body.axes)
-        return spatial * reduce * (count_flops(body.source) + 1)
+        # count_flops counts the combine step itself, like every other node, only for
+        # floating-point reductions (an int32 matmul has no FLOPs, not M*N*K).
+        return spatial * reduce * count_flops(body)
     return spatial * count_flops(body)
 
 

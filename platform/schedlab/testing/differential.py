@@ -1,27 +1,33 @@
 """Differential testing: compile random programs and compare their outputs with numpy.
 
-:func:`small_tasks` are hand-written computations with numpy references that cover the
-corners of lowering and code generation (shapes that are not powers of two, padding built
-with ``te.select``, reduction chains, integers). :func:`check_program` runs one program on
-fresh inputs and compares it with the task's reference; :func:`check_random_program` draws
-a random program first (see :mod:`schedlab.testing.random_schedules`).
+:func:`check_program` runs one program on fresh inputs and compares it with the task's
+reference; :func:`check_random_program` draws a random program first (see
+:mod:`schedlab.testing.random_schedules`). :func:`run_differential` checks many seeds of many
+tasks in worker processes, so that a program that crashes the process (a segfault, or an
+LLVM abort) is recorded as a crash and the run goes on.
 """
 
 from __future__ import annotations
 
+import collections
+import multiprocessing as mp
+import os
+import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 
 import numpy as np
 
-from .. import te
 from ..program import Program
 from ..task import Task
-from .random_schedules import GenerationStats, random_program
+from .random_schedules import GenerationStats, NoProgramError, random_program
+from .small_tasks import SMALL_TASKS, catalogue_tasks, small_tasks, task_from_spec, task_spec
 
 __all__ = [
-    "CheckResult", "catalogue_tasks", "check_program", "check_random_program", "small_tasks",
+    "SMALL_TASKS", "CheckResult", "DifferentialReport", "TaskReport", "catalogue_tasks",
+    "check_program", "check_random_program", "compare", "run_differential", "small_tasks",
 ]
 
 RTOL = 1e-4
@@ -32,9 +38,10 @@ class CheckResult:
     """The outcome of one program.
 
     Attributes:
-        status: ``"match"``, ``"mismatch"``, ``"compile_error"`` (lowering bug or LLVM
-            rejected the code) or ``"no_program"`` (no random candidate lowered).
-        max_error: largest absolute difference from the reference (mismatch and match).
+        status: ``"match"``, ``"mismatch"``, ``"compile_error"`` (a lowering or code
+            generation bug, or LLVM rejected the code) or ``"no_program"`` (no random
+            candidate lowered).
+        max_error: largest absolute difference from the reference.
         message: what went wrong, with the steps to reproduce it.
     """
 
@@ -57,18 +64,21 @@ def reference_outputs(task: Task, inputs: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def compare(out: np.ndarray, ref: np.ndarray, rtol: float = RTOL) -> tuple[bool, float]:
-    """Whether ``out`` matches ``ref`` up to ``rtol`` relative to the reference's magnitude
-    (so that sums of many terms are judged by their size); also the largest error."""
+    """Whether ``out`` matches ``ref`` within ``rtol`` of the reference's largest magnitude
+    (a sum of many terms is judged by its size), plus ``rtol`` of each element; also the
+    largest error. Infinities and NaNs must sit in the same places."""
     out64, ref64 = out.astype(np.float64), ref.astype(np.float64)
     if out64.shape != ref64.shape:
         return False, float("inf")
-    if not np.all(np.isfinite(out64) == np.isfinite(ref64)):
-        return False, float("inf")
     finite = np.isfinite(ref64)
+    if not np.array_equal(np.isfinite(out64), finite) or not np.array_equal(
+            out64[~finite], ref64[~finite], equal_nan=True):
+        return False, float("inf")
     err = np.abs(out64[finite] - ref64[finite])
-    max_err = float(err.max()) if err.size else 0.0
-    scale = max(1.0, float(np.abs(ref64[finite]).max())) if err.size else 1.0
-    return bool(np.all(err <= rtol * scale + rtol * np.abs(ref64[finite]))), max_err
+    if not err.size:
+        return True, 0.0
+    scale = max(1.0, float(np.abs(ref64[finite]).max()))
+    return bool(np.all(err <= rtol * scale + rtol * np.abs(ref64[finite]))), float(err.max())
 
 
 def check_program(program: Program, seed: int = 0, rtol: float = RTOL,
@@ -83,7 +93,7 @@ def check_program(program: Program, seed: int = 0, rtol: float = RTOL,
     try:
         kernel = program.compile()
     except Exception as exc:  # noqa: BLE001 - any failure here is a compiler bug to report
-        return CheckResult("compile_error", message=_describe(program, exc))
+        return CheckResult("compile_error", message=describe(program, exc))
     if reference is None:
         reference = reference_outputs(task, inputs)
     outputs = [np.full(t.shape, _sentinel(np.dtype(t.dtype)), t.dtype) for t in task.outputs]
@@ -94,25 +104,33 @@ def check_program(program: Program, seed: int = 0, rtol: float = RTOL,
         worst = max(worst, err)
         if not ok:
             return CheckResult("mismatch", err, f"output {tensor.name!r} differs by {err:.3g}\n"
-                               + _describe(program))
+                               + describe(program))
     return CheckResult("match", worst)
+
+
+def _draw(task: Task, seed: int, stats: GenerationStats | None, max_steps: int):
+    """The random program for ``seed``, or the CheckResult saying why there is none."""
+    try:
+        return random_program(task, seed, max_steps=max_steps, stats=stats)
+    except NoProgramError as exc:
+        return CheckResult("no_program", message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a crash in lowering is a bug to report
+        return CheckResult("compile_error", message=f"task {task.name!r}, seed {seed}: "
+                           + "".join(traceback.format_exception(exc)[-3:]))
 
 
 def check_random_program(task: Task, seed: int, rtol: float = RTOL,
                          stats: GenerationStats | None = None,
                          max_steps: int = 16) -> CheckResult:
     """Draw the random program of ``task`` for ``seed`` and check it."""
-    try:
-        program = random_program(task, seed, max_steps=max_steps, stats=stats)
-    except ValueError as exc:
-        return CheckResult("no_program", message=str(exc))
-    except Exception as exc:  # noqa: BLE001 - a crash in lowering is a bug to report
-        return CheckResult("compile_error", message=f"seed {seed}: " + "".join(
-            traceback.format_exception_only(exc)))
+    program = _draw(task, seed, stats, max_steps)
+    if isinstance(program, CheckResult):
+        return program
     return check_program(program, seed, rtol)
 
 
-def _describe(program: Program, exc: BaseException | None = None) -> str:
+def describe(program: Program, exc: BaseException | None = None) -> str:
+    """The program's steps and JSON (to reproduce it), and the error's last frames."""
     lines = [f"task {program.task.name!r}, steps:"] + [f"  {s}" for s in program.steps]
     lines.append("json: " + program.to_json())
     if exc is not None:
@@ -120,258 +138,186 @@ def _describe(program: Program, exc: BaseException | None = None) -> str:
     return "\n".join(lines)
 
 
-# -- small tasks ------------------------------------------------------------------------------
-def _matmul() -> Task:
-    M, N, K = 37, 29, 19
-    A = te.placeholder((M, K), name="A")
-    B = te.placeholder((K, N), name="B")
-    k = te.reduce_axis(K, name="k")
-    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
-    return Task("matmul_37x29x19", [A, B, C], reference=lambda a, b: (a @ b,))
+# -- many programs, crash-proof -------------------------------------------------------------------
+@dataclass
+class TaskReport:
+    """Counts for one task of a :func:`run_differential` run.
 
-
-def _matmul_bias_relu() -> Task:
-    M, N, K = 24, 20, 13
-    A = te.placeholder((M, K), name="A")
-    W = te.placeholder((K, N), name="W")
-    bias = te.placeholder((N,), name="bias")
-    k = te.reduce_axis(K, name="k")
-    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * W[k, j], axis=k), name="C")
-    D = te.compute((M, N), lambda i, j: C[i, j] + bias[j], name="D")
-    E = te.compute((M, N), lambda i, j: te.max(D[i, j], 0.0), name="E")
-    return Task("matmul_bias_relu", [A, W, bias, E],
-                reference=lambda a, w, b: (np.maximum(a @ w + b, 0),))
-
-
-def _conv2d_pad() -> Task:
-    N, C, H, W, K, R, S, P = 1, 3, 9, 10, 5, 3, 3, 1
-    X = te.placeholder((N, C, H, W), name="X")
-    Wt = te.placeholder((K, C, R, S), name="Wt")
-    pad = te.compute(
-        (N, C, H + 2 * P, W + 2 * P),
-        lambda n, c, h, w: te.select(
-            te.all(h >= P, h < H + P, w >= P, w < W + P), X[n, c, h - P, w - P], 0.0
-        ),
-        name="pad",
-    )
-    rc, rr, rs = te.reduce_axis(C, "rc"), te.reduce_axis(R, "rr"), te.reduce_axis(S, "rs")
-    out = te.compute(
-        (N, K, H, W),
-        lambda n, k, h, w: te.sum(pad[n, rc, h + rr, w + rs] * Wt[k, rc, rr, rs],
-                                  axis=[rc, rr, rs]),
-        name="conv",
-    )
-
-    def reference(x, wt):
-        xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
-        res = np.zeros((N, K, H, W), np.float64)
-        for r in range(R):
-            for s in range(S):
-                res += np.einsum("nchw,kc->nkhw", xp[:, :, r:r + H, s:s + W], wt[:, :, r, s])
-        return (res.astype(np.float32),)
-
-    return Task("conv2d_pad", [X, Wt, out], reference=reference)
-
-
-def _softmax() -> Task:
-    M, N = 7, 23
-    X = te.placeholder((M, N), name="X")
-    k1 = te.reduce_axis(N, "k1")
-    mx = te.compute((M,), lambda i: te.max(X[i, k1], axis=k1), name="mx")
-    ex = te.compute((M, N), lambda i, j: te.exp(X[i, j] - mx[i]), name="ex")
-    k2 = te.reduce_axis(N, "k2")
-    sm = te.compute((M,), lambda i: te.sum(ex[i, k2], axis=k2), name="sm")
-    out = te.compute((M, N), lambda i, j: ex[i, j] / sm[i], name="softmax")
-
-    def reference(x):
-        e = np.exp(x - x.max(axis=1, keepdims=True))
-        return (e / e.sum(axis=1, keepdims=True),)
-
-    return Task("softmax_7x23", [X, out], reference=reference)
-
-
-def _elementwise_chain() -> Task:
-    shape = (13, 17)
-    A = te.placeholder(shape, name="A")
-    B = te.placeholder(shape, name="B")
-    s1 = te.compute(shape, lambda i, j: A[i, j] * 2.0 + B[i, j], name="s1")
-    s2 = te.compute(shape, lambda i, j: te.tanh(s1[i, j]), name="s2")
-    s3 = te.compute(shape, lambda i, j: te.sigmoid(s2[i, j]) - te.exp(-te.abs(A[i, j])),
-                    name="s3")
-    out = te.compute(shape, lambda i, j: te.min(s3[i, j], B[i, j]) + s1[i, j], name="out")
-
-    def reference(a, b):
-        t1 = a * 2 + b
-        t3 = 1 / (1 + np.exp(-np.tanh(t1))) - np.exp(-np.abs(a))
-        return (np.minimum(t3, b) + t1,)
-
-    return Task("elementwise_chain", [A, B, out], reference=reference)
-
-
-def _batch_matmul() -> Task:
-    Bt, M, N, K = 3, 11, 9, 7
-    A = te.placeholder((Bt, M, K), name="A")
-    B = te.placeholder((Bt, K, N), name="B")
-    k = te.reduce_axis(K, "k")
-    C = te.compute((Bt, M, N), lambda b, i, j: te.sum(A[b, i, k] * B[b, k, j], axis=k),
-                   name="C")
-    return Task("batch_matmul", [A, B, C], reference=lambda a, b: (a @ b,))
-
-
-def _int_matmul() -> Task:
-    M, N, K = 12, 10, 6
-    A = te.placeholder((M, K), "int32", name="A")
-    B = te.placeholder((K, N), "int32", name="B")
-    k = te.reduce_axis(K, "k")
-    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
-    return Task("int32_matmul", [A, B, C], reference=lambda a, b: (a @ b,))
-
-
-def _max_pool() -> Task:
-    C, H, W, R, S = 2, 11, 9, 3, 3
-    OH, OW = (H - R) // 2 + 1, (W - S) // 2 + 1
-    X = te.placeholder((C, H, W), name="X")
-    rr, rs = te.reduce_axis(R, "rr"), te.reduce_axis(S, "rs")
-    out = te.compute((C, OH, OW),
-                     lambda c, h, w: te.max(X[c, 2 * h + rr, 2 * w + rs], axis=[rr, rs]),
-                     name="pool")
-
-    def reference(x):
-        res = np.full((C, OH, OW), -np.inf, np.float32)
-        for r in range(R):
-            for s in range(S):
-                res = np.maximum(res, x[:, r:r + 2 * OH:2, s:s + 2 * OW:2])
-        return (res,)
-
-    return Task("max_pool", [X, out], reference=reference)
-
-
-def _stencil_names() -> Task:
-    # Axis "i_0" prints like split part "i.0": loop variables must still be kept apart.
-    A = te.placeholder((23,), name="A")
-    P = te.compute((23,), lambda x: te.exp(A[x]), name="P")
-    C = te.compute((9, 12), lambda i, i_0: P[i + i_0] - P[i + i_0 + 2] * 0.5, name="C")
-
-    def reference(a):
-        e = np.exp(a.astype(np.float64))
-        idx = np.arange(9)[:, None] + np.arange(12)[None, :]
-        return ((e[idx] - e[idx + 2] * 0.5).astype(np.float32),)
-
-    return Task("stencil_names", [A, C], reference=reference)
-
-
-def _int_ops() -> Task:
-    shape = (10, 14)
-    A = te.placeholder(shape, "int32", name="A")
-    B = te.placeholder(shape, "int32", name="B")
-    D = te.compute(shape, lambda i, j: A[i, j] // 3 + (A[i, j] % 5) * B[j % 10, i]
-                   - te.max(A[i, j], B[i, j]), name="D")
-    k = te.reduce_axis(14, "k")
-    E = te.compute((10,), lambda i: te.min(D[i, k] * 2 - B[i, k], axis=k), name="E")
-
-    def reference(a, b):
-        jj, ii = np.meshgrid(np.arange(14), np.arange(10))
-        d = a // 3 + (a % 5) * b[jj % 10, ii] - np.maximum(a, b)
-        return d, (d * 2 - b).min(axis=1)
-
-    return Task("int_ops", [A, B, D, E], reference=reference)
-
-
-def _mixed_dtypes() -> Task:
-    M, N, K = 9, 11, 5
-    A = te.placeholder((M, K), "float64", name="A")
-    B = te.placeholder((K, N), "float32", name="B")
-    bias = te.placeholder((N,), "int32", name="bias")
-    k = te.reduce_axis(K, "k")
-    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * te.cast("float64", B[k, j]), axis=k),
-                   name="C")
-    D = te.compute((M, N), lambda i, j: te.cast("float32", C[i, j])
-                   + te.cast("float32", bias[j]) * 0.25, name="D")
-    T = te.compute((N, M), lambda j, i: te.sqrt(te.abs(D[i, j])) + A[i, j % K], name="T")
-
-    def reference(a, b, bias):
-        c = a @ b.astype(np.float64)
-        d = c.astype(np.float32) + bias.astype(np.float32) * 0.25
-        jj = np.arange(N) % K
-        t = np.sqrt(np.abs(d)).T.astype(np.float64) + a[:, jj].T
-        return c, t
-
-    return Task("mixed_dtypes", [A, B, bias, C, T], reference=reference)
-
-
-SMALL_TASKS: dict[str, Callable[[], Task]] = {
-    "matmul_37x29x19": _matmul,
-    "matmul_bias_relu": _matmul_bias_relu,
-    "conv2d_pad": _conv2d_pad,
-    "softmax_7x23": _softmax,
-    "elementwise_chain": _elementwise_chain,
-    "batch_matmul": _batch_matmul,
-    "int32_matmul": _int_matmul,
-    "max_pool": _max_pool,
-    "stencil_names": _stencil_names,
-    "int_ops": _int_ops,
-    "mixed_dtypes": _mixed_dtypes,
-}
-
-
-def small_tasks() -> list[Task]:
-    """Fresh copies of the hand-written small tasks."""
-    return [build() for build in SMALL_TASKS.values()]
-
-
-def catalogue_tasks(max_flops: int = 200_000) -> list[Task]:
-    """Every catalogue workload at a small shape (empty if there is no catalogue yet).
-
-    Each integer parameter is shrunk (halved, repeatedly) while the workload accepts the
-    shape, until the task costs at most about ``max_flops``.
+    ``generated``: programs drawn (they lowered); ``dropped``: candidates lowering refused
+    (``LoweringError``), redrawn from the next seed-derived candidate; ``compiled``: programs
+    that compiled and ran; then ``matched``, ``mismatched``, ``compile_error``, ``crashed``
+    (the worker process died on the program), ``timed_out`` (compiling and running it took
+    longer than the time limit), ``no_program``.
     """
-    try:
-        from .. import workloads
-    except ImportError:  # pragma: no cover - the catalogue is optional
-        return []
-    if not hasattr(workloads, "create") or not hasattr(workloads, "list_workloads"):
-        return []
-    return [_shrunk(workloads, name, max_flops) for name in workloads.list_workloads()]
+
+    name: str
+    counts: collections.Counter = field(default_factory=collections.Counter)
+    drop_reasons: collections.Counter = field(default_factory=collections.Counter)
+    failures: list[str] = field(default_factory=list)
 
 
-def _shrunk(workloads, name: str, max_flops: int) -> Task:
-    params = dict(workloads.get_workload(name).defaults)
-    task = workloads.create(name, **params)
-    for _ in range(12):
-        if _cost(task) <= max_flops:
-            break
-        shrunk = False
-        for key, value in sorted(params.items(), key=lambda kv: -_as_int(kv[1])):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 4:
+COLUMNS = ("generated", "dropped", "compiled", "matched", "mismatched", "compile_error",
+           "crashed", "timed_out", "no_program")
+
+
+@dataclass
+class DifferentialReport:
+    tasks: list[TaskReport]
+
+    @property
+    def total(self) -> collections.Counter:
+        total = collections.Counter()
+        for t in self.tasks:
+            total.update(t.counts)
+        return total
+
+    @property
+    def failures(self) -> list[str]:
+        return [f for t in self.tasks for f in t.failures]
+
+    @property
+    def ok(self) -> bool:
+        total = self.total
+        return not (total["mismatched"] or total["compile_error"] or total["crashed"]
+                    or total["timed_out"])
+
+    def table(self) -> str:
+        width = max([len(t.name) for t in self.tasks] + [5])
+        rows = [f"{'task':<{width}} " + " ".join(f"{c:>9.9}" for c in COLUMNS)]
+        for t in self.tasks + [TaskReport("total", self.total)]:
+            rows.append(f"{t.name:<{width}} " + " ".join(f"{t.counts[c]:>9}" for c in COLUMNS))
+        return "\n".join(rows)
+
+
+def _worker(conn, spec: tuple, seeds: list[int], max_steps: int, rtol: float,
+            quiet: bool) -> None:
+    if quiet:
+        # LLVM's remarks about loops it declined to vectorize are not failures.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+    task = task_from_spec(spec)
+    for seed in seeds:
+        stats = GenerationStats()
+        program = _draw(task, seed, stats, max_steps)
+        described = "" if isinstance(program, CheckResult) else describe(program)
+        conn.send(("start", seed, described))
+        result = program if isinstance(program, CheckResult) else check_program(
+            program, seed, rtol)
+        conn.send(("result", seed, result.status, result.message, stats.lowering_failures,
+                   dict(stats.failure_reasons)))
+    conn.send(("finished",))
+
+
+class _Job:
+    """One task's seeds in a worker process, restarted after the seed it died on."""
+
+    def __init__(self, ctx, task: Task, seeds: Sequence[int], max_steps: int, rtol: float,
+                 quiet: bool):
+        self.ctx, self.spec = ctx, task_spec(task)
+        self.args = (max_steps, rtol, quiet)
+        self.report = TaskReport(task.name)
+        self.pending = list(seeds)
+        self.current: tuple[int, str] | None = None
+        self.started_at = 0.0
+        self.proc = self.conn = None
+
+    def start(self) -> None:
+        parent, child = self.ctx.Pipe(duplex=False)
+        self.proc = self.ctx.Process(target=_worker, daemon=True,
+                                     args=(child, self.spec, self.pending, *self.args))
+        self.proc.start()
+        child.close()
+        self.conn = parent
+
+    def overdue(self, timeout: float) -> bool:
+        return self.current is not None and time.monotonic() - self.started_at > timeout
+
+    def lost(self, how: str) -> bool:
+        """The worker died (or was killed) on the current program: count it, go on with the
+        next seed in a new worker. False once the job is over."""
+        self.proc.join()
+        self.conn.close()
+        if self.current is None:
+            return False
+        seed, described = self.current
+        self.report.counts["generated"] += 1
+        self.report.counts[how] += 1
+        detail = "" if how == "timed_out" else f" (exit code {self.proc.exitcode})"
+        self.report.failures.append(f"seed {seed}: {how}{detail}\n{described}")
+        self.pending = self.pending[self.pending.index(seed) + 1 :]
+        self.current = None
+        if not self.pending:
+            return False
+        self.start()
+        return True
+
+    def kill(self) -> bool:
+        self.proc.kill()
+        return self.lost("timed_out")
+
+    def handle(self) -> bool:
+        """Take one message from the worker; False once the job is over."""
+        counts = self.report.counts
+        try:
+            msg = self.conn.recv()
+        except EOFError:
+            return self.lost("crashed")
+        if msg[0] == "start":
+            self.current = (msg[1], msg[2])
+            self.started_at = time.monotonic()
+        elif msg[0] == "result":
+            _, seed, status, message, dropped, reasons = msg
+            self.current = None
+            counts["dropped"] += dropped
+            self.report.drop_reasons.update(reasons)
+            counts["no_program" if status == "no_program" else "generated"] += 1
+            if status in ("match", "mismatch"):
+                counts["compiled"] += 1
+            counts[{"match": "matched", "mismatch": "mismatched"}.get(status, status)] += 1
+            if status != "match":
+                self.report.failures.append(f"seed {seed}: {status}\n{message}")
+        else:
+            self.proc.join()
+            self.conn.close()
+            return False
+        return True
+
+
+def run_differential(tasks: Sequence[Task], programs_per_task: int, seed: int = 0,
+                     jobs: int = 2, max_steps: int = 16, rtol: float = RTOL,
+                     timeout_s: float = 60.0, quiet: bool = True,
+                     progress: Callable[[TaskReport], None] | None = None) -> DifferentialReport:
+    """Check ``programs_per_task`` random programs of each task, in ``jobs`` processes.
+
+    Tasks must be small tasks or catalogue workloads (workers rebuild them by name).
+    Program seeds are ``seed * 1_000_003 + 0, 1, ...``, so runs with different ``seed`` draw
+    different programs. A program that takes longer than ``timeout_s`` to compile and run
+    is killed and counted as timed out. ``progress`` is called with each task's report when
+    it is done.
+    """
+    ctx = mp.get_context("spawn")  # a fork would copy this process's thread pools
+    base = seed * 1_000_003
+    seeds = range(base, base + programs_per_task)
+    queue = [_Job(ctx, t, seeds, max_steps, rtol, quiet) for t in tasks]
+    jobs_all, running = list(queue), []
+    while queue or running:
+        while queue and len(running) < max(1, jobs):
+            job = queue.pop(0)
+            job.start()
+            running.append(job)
+        now = time.monotonic()
+        deadlines = [j.started_at + timeout_s for j in running if j.current is not None]
+        ready = wait([j.conn for j in running],
+                     timeout=max(0.0, min(deadlines + [now + 1.0]) - now))
+        for job in list(running):
+            if job.conn in ready:
+                alive = job.handle()
+            elif job.overdue(timeout_s):
+                alive = job.kill()
+            else:
                 continue
-            trial = dict(params, **{key: max(3, value // 2)})
-            try:
-                candidate = workloads.create(name, **trial)
-            except ValueError:
-                continue
-            params, task, shrunk = trial, candidate, True
-            break
-        if not shrunk:
-            break
-    # Odd sizes: tiles that do not divide them exercise the guards.
-    for key, value in params.items():
-        if isinstance(value, int) and not isinstance(value, bool) and value > 4 and value % 2 == 0:
-            trial = dict(params, **{key: value - 1})
-            try:
-                task = workloads.create(name, **trial)
-            except ValueError:
-                continue
-            params = trial
-    return task
-
-
-def _as_int(value) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _cost(task: Task) -> int:
-    """Work of one evaluation: flops, or output size for flop-free tasks (copies, ints)."""
-    import math
-
-    return max(task.flop_count,
-               sum(math.prod(op.output.shape) for op in task.dag.compute_ops))
+            if not alive:
+                running.remove(job)
+                if progress is not None:
+                    progress(job.report)
+    return DifferentialReport([j.report for j in jobs_all])

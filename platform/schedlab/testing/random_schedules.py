@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import collections
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,10 +48,14 @@ from ..task import Task
 from ..te import ComputeOp, Reduce
 
 __all__ = [
-    "GenerationStats", "ScheduleGenerator", "random_program", "random_steps",
+    "GenerationStats", "NoProgramError", "ScheduleGenerator", "random_program", "random_steps",
 ]
 
 DEFAULT_MAX_STEPS = 16
+
+
+class NoProgramError(ValueError):
+    """No random candidate of a task lowered."""
 
 
 @dataclass
@@ -129,13 +133,13 @@ class ScheduleGenerator:
         return self.steps
 
     def structural_rewrites(self) -> None:
-        reductions = [st.name for st in self.state.stages
-                      if isinstance(st.op, ComputeOp) and isinstance(st.op.body, Reduce)]
-        for name in reductions:
-            if self.chance(0.35):
-                self.apply(CacheWriteStep(self.index(name), "local"))
-        if self.chance(0.25):
-            self.cache_read()
+        computed = [st for st in self.state.stages if isinstance(st.op, ComputeOp)]
+        for st in computed:
+            if self.chance(0.35 if isinstance(st.op.body, Reduce) else 0.08):
+                self.apply(CacheWriteStep(self.index(st.name), "local"))
+        for _ in range(2):
+            if self.chance(0.2):
+                self.cache_read()
         for st in list(self.state.stages):
             if (isinstance(st.op, ComputeOp) and isinstance(st.op.body, Reduce)
                     and not st.relations and self.chance(0.15)):
@@ -150,11 +154,13 @@ class ScheduleGenerator:
         consumers = self.state.consumers(self.state.stages[source].name)
         count = int(self.rng.integers(1, len(consumers) + 1))
         readers = tuple(sorted(self.rng.choice(consumers, size=count, replace=False).tolist()))
-        kwargs = {}
         ndim = len(self.state.stages[source].op.output.shape)
-        if "layout" in {f.name for f in fields(CacheReadStep)} and ndim > 1 and self.chance(0.3):
-            kwargs["layout"] = tuple(self.rng.permutation(ndim).tolist())
-        self.apply(CacheReadStep(source, "local", readers, **kwargs))
+        layout = ()
+        if ndim > 1 and self.chance(0.3):
+            layout = tuple(self.rng.permutation(ndim).tolist())
+        # A second cache of one tensor needs a scope of its own.
+        scope = self.pick(["local", "shared"])
+        self.apply(CacheReadStep(source, scope, readers, layout))
 
     def rfactor(self, name: str) -> None:
         sid = self.index(name)
@@ -166,10 +172,8 @@ class ScheduleGenerator:
         length = self.split_length(stage.iters[iter_id].extent)
         if not self.apply(SplitStep(sid, iter_id, (length,))):
             return
-        part = iter_id + int(self.rng.integers(2))
-        if not self.apply(RfactorStep(sid, part)):
-            # Keep the split: the stage is still a valid (split) reduction.
-            return
+        # Factor the outer or the inner part; if that does not apply, the split stays.
+        self.apply(RfactorStep(sid, iter_id + int(self.rng.integers(2))))
 
     def inline(self) -> None:
         for st in list(self.state.stages):
@@ -343,7 +347,7 @@ def random_program(task: Task, seed: int, max_steps: int = DEFAULT_MAX_STEPS,
     propagates.
 
     Raises:
-        ValueError: no candidate lowered in ``max_attempts`` tries.
+        NoProgramError: no candidate lowered in ``max_attempts`` tries.
     """
     stats = stats if stats is not None else GenerationStats()
     for attempt in range(max_attempts):
@@ -357,7 +361,7 @@ def random_program(task: Task, seed: int, max_steps: int = DEFAULT_MAX_STEPS,
             continue
         stats.programs += 1
         return program
-    raise ValueError(f"no random program of {task.name!r} lowered in {max_attempts} attempts "
+    raise NoProgramError(f"no random program of {task.name!r} lowered in {max_attempts} attempts "
                      f"(seed {seed})")
 
 

@@ -270,3 +270,15 @@ def test_inlined_padding_with_vectorized_output():
     program = schedlab.Program(task, steps)
     assert "pad" not in local_buffers(program)
     assert_correct(program)
+
+
+def test_loop_variables_that_would_print_alike_are_kept_apart():
+    """Axis "i_0" and split part "i.0" of axis "i" must not merge in bounds inference."""
+    A = te.placeholder((20,), name="A")
+    P = te.compute((20,), lambda x: A[x] * 2.0, name="P")
+    C = te.compute((8, 12), lambda i, i_0: P[i + i_0], name="C")
+    idx = np.arange(8)[:, None] + np.arange(12)[None, :]
+    task = schedlab.Task("clash", [A, C], reference=lambda a: (2 * a[idx],))
+    program = schedlab.Program(task, [SplitStep(2, 0, (4,)), ComputeAtStep(1, 2, 2)])
+    assert local_buffers(program)["P"].shape == (1,)
+    assert_correct(program)

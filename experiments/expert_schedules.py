@@ -58,14 +58,15 @@ def dense_bias_relu(task, dense: str = "dense", out: str = "relu", weight: str =
 
 def conv2d_nchw(task, conv: str = "conv2d", pad: str = "pad"):
     """NCHW conv2d: the padded input is built once (in parallel); threads split the output
-    into 16-channel x 4-row x full-width blocks; inside a block, each 8-channel x 2-row x
-    8-column tile (columns vectorized) is accumulated in a local stage small enough to
-    live in registers across the whole reduction over input channels and the 3x3 window."""
+    into 16-channel x 4-row x full-width blocks; inside a block, each 4-channel x 4-row x
+    8-column tile (columns vectorized: 16 accumulators, 8 loads per 16 FMAs) is accumulated
+    in a local stage small enough to live in registers across the whole reduction over
+    input channels and the 3x3 window."""
     sch = ScheduleBuilder(task)
     local = sch.cache_write(conv)
     n, f, y, x = sch.iters(conv)
-    f0, f1, f2 = sch.split(conv, f, [2, 8])
-    y0, y1, y2 = sch.split(conv, y, [2, 2])
+    f0, f1, f2 = sch.split(conv, f, [4, 4])
+    y0, y1, y2 = sch.split(conv, y, [1, 4])
     x0, x1, x2 = sch.split(conv, x, [7, 8])
     sch.reorder(conv, [n, f0, y0, x0, f1, y1, x1, f2, y2, x2])
     outer = sch.fuse(conv, [n, f0, y0, x0])

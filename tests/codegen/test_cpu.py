@@ -12,6 +12,7 @@ from schedlab.codegen.cpu import generate_llvm_ir
 from schedlab.ir.builder import ScheduleBuilder
 from schedlab.ir.steps import AnnotateStep, ComputeInlineStep, FuseStep, SplitStep
 from schedlab.testing.differential import check_program
+from schedlab.testing.small_tasks import padded_conv_chw
 
 
 def matmul_task(M, N, K, dtype="float32"):
@@ -85,40 +86,18 @@ def test_parallel_loop_inside_a_serial_loop():
 
 
 # -- select / padding -----------------------------------------------------------------------
-def padded_conv(H=10, W=21, C=3, F=2, R=3, P=1):
-    X = te.placeholder((C, H, W), name="X")
-    Wt = te.placeholder((F, C, R, R), name="Wt")
-    pad = te.compute(
-        (C, H + 2 * P, W + 2 * P),
-        lambda c, h, w: te.select(te.all(h >= P, h < H + P, w >= P, w < W + P),
-                                  X[c, h - P, w - P], 0.0),
-        name="pad",
-    )
-    rc, rh, rw = te.reduce_axis(C, "rc"), te.reduce_axis(R, "rh"), te.reduce_axis(R, "rw")
-    out = te.compute((F, H, W), lambda f, h, w: te.sum(
-        pad[rc, h + rh, w + rw] * Wt[f, rc, rh, rw], axis=[rc, rh, rw]), name="conv")
-
-    def reference(x, wt):
-        xp = np.pad(x.astype(np.float64), ((0, 0), (P, P), (P, P)))
-        res = np.zeros((F, H, W))
-        for r in range(R):
-            for s in range(R):
-                res += np.einsum("chw,fc->fhw", xp[:, r:r + H, s:s + W], wt[:, :, r, s])
-        return (res,)
-
-    return schedlab.Task("padded_conv", [X, Wt, out], reference=reference)
 
 
 @pytest.mark.parametrize("width", [8, 16, 5])
 def test_vectorized_padding_reads_only_inside_the_image(width):
     """The select reads X only in lanes where the condition holds (masked loads)."""
-    task = padded_conv()
+    task = padded_conv_chw(H=10, W=21, F=2, name="padded_conv")
     steps = [ComputeInlineStep(1), SplitStep(3, 2, (width,)), AnnotateStep(3, 3, "vectorize")]
     assert_correct(schedlab.Program(task, steps))
 
 
 def test_vectorized_padding_stage():
-    task = padded_conv()
+    task = padded_conv_chw(H=10, W=21, F=2, name="padded_conv")
     steps = [SplitStep(1, 2, (8,)), AnnotateStep(1, 3, "vectorize")]
     assert_correct(schedlab.Program(task, steps))
 

@@ -23,6 +23,7 @@ from schedlab.ir.steps import (
     SplitStep,
 )
 from schedlab.testing.differential import check_program
+from schedlab.testing.small_tasks import padded_conv_chw
 
 M, N, K = 37, 29, 19
 
@@ -35,28 +36,6 @@ def matmul_task(m=M, n=N, k_=K):
     return schedlab.Task(f"mm{m}x{n}x{k_}", [A, B, C], reference=lambda a, b: (a @ b,))
 
 
-def conv_task(H=11, W=13, C=3, F=4, R=3, P=1):
-    X = te.placeholder((C, H, W), name="X")
-    Wt = te.placeholder((F, C, R, R), name="Wt")
-    pad = te.compute(
-        (C, H + 2 * P, W + 2 * P),
-        lambda c, h, w: te.select(te.all(h >= P, h < H + P, w >= P, w < W + P),
-                                  X[c, h - P, w - P], 0.0),
-        name="pad",
-    )
-    rc, rh, rw = te.reduce_axis(C, "rc"), te.reduce_axis(R, "rh"), te.reduce_axis(R, "rw")
-    out = te.compute((F, H, W), lambda f, h, w: te.sum(
-        pad[rc, h + rh, w + rw] * Wt[f, rc, rh, rw], axis=[rc, rh, rw]), name="conv")
-
-    def reference(x, wt):
-        xp = np.pad(x.astype(np.float64), ((0, 0), (P, P), (P, P)))
-        res = np.zeros((F, H, W))
-        for r in range(R):
-            for s in range(R):
-                res += np.einsum("chw,fc->fhw", xp[:, r:r + H, s:s + W], wt[:, :, r, s])
-        return (res,)
-
-    return schedlab.Task("conv", [X, Wt, out], reference=reference)
 
 
 def assert_correct(program, seed=0):
@@ -131,7 +110,7 @@ def test_cache_write_computed_at_a_tile(tile_i, tile_j):
 def test_padding_computed_at_an_output_tile(tile_h, tile_w, at):
     """The padded input region of a tile is the tile plus the kernel halo; tiles that stick
     out of the image are guarded."""
-    task = conv_task()
+    task = padded_conv_chw()
     sch = ScheduleBuilder(task)
     ho, hi = sch.split("conv", "h", [tile_h])
     wo, wi = sch.split("conv", "w", [tile_w])
@@ -147,7 +126,7 @@ def test_padding_computed_at_an_output_tile(tile_h, tile_w, at):
 
 def test_compute_at_a_reduction_loop():
     """Computed inside the rc loop, the padding region has one channel."""
-    task = conv_task()
+    task = padded_conv_chw()
     steps = [ReorderStep(3, (3, 0, 1, 2, 4, 5)), ComputeAtStep(1, 3, 0)]
     program = schedlab.Program(task, steps)
     assert local_buffers(program)["pad"].shape[0] == 1
@@ -265,7 +244,7 @@ def test_expert_matmul_schedule():
 
 
 def test_inlined_padding_with_vectorized_output():
-    task = conv_task()
+    task = padded_conv_chw()
     steps = [ComputeInlineStep(1), SplitStep(3, 2, (8,)), AnnotateStep(3, 3, "vectorize")]
     program = schedlab.Program(task, steps)
     assert "pad" not in local_buffers(program)

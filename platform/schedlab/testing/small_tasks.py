@@ -72,6 +72,33 @@ def _conv2d_pad() -> Task:
     return Task("conv2d_pad", [X, Wt, out], reference=reference)
 
 
+def padded_conv_chw(H=11, W=13, C=3, F=4, R=3, P=1, name="conv") -> Task:
+    """A single-image CHW conv2d whose padding is a ``select`` stage named ``pad`` (the
+    conv stage is ``conv``), with a float64 numpy reference; shared by lowering and
+    codegen tests."""
+    X = te.placeholder((C, H, W), name="X")
+    Wt = te.placeholder((F, C, R, R), name="Wt")
+    pad = te.compute(
+        (C, H + 2 * P, W + 2 * P),
+        lambda c, h, w: te.select(te.all(h >= P, h < H + P, w >= P, w < W + P),
+                                  X[c, h - P, w - P], 0.0),
+        name="pad",
+    )
+    rc, rh, rw = te.reduce_axis(C, "rc"), te.reduce_axis(R, "rh"), te.reduce_axis(R, "rw")
+    out = te.compute((F, H, W), lambda f, h, w: te.sum(
+        pad[rc, h + rh, w + rw] * Wt[f, rc, rh, rw], axis=[rc, rh, rw]), name="conv")
+
+    def reference(x, wt):
+        xp = np.pad(x.astype(np.float64), ((0, 0), (P, P), (P, P)))
+        res = np.zeros((F, H, W))
+        for r in range(R):
+            for s in range(R):
+                res += np.einsum("chw,fc->fhw", xp[:, r:r + H, s:s + W], wt[:, :, r, s])
+        return (res,)
+
+    return Task(name, [X, Wt, out], reference=reference)
+
+
 def _softmax() -> Task:
     M, N = 7, 23
     X = te.placeholder((M, N), name="X")

@@ -19,7 +19,7 @@ import struct
 
 from ..ir.loop_ir import Allocate, Buffer, For, IfThen, PrimFunc, Seq, Stmt, Store
 from ..te.expr import BinOp, Call, Cast, Cmp, Const, Expr, Load, Logic, Select, Var
-from ..te.visit import collect_vars, substitute, walk
+from ..te.visit import collect_vars, walk
 
 LLVM_TYPES = {"float32": "float", "float64": "double", "int32": "i64", "int64": "i64",
               "bool": "i1"}
@@ -756,4 +756,4 @@ def _stmt_buffers(s: Stmt) -> list[Buffer]:
     return list(seen.values())
 
 
-__all__ = ["ModuleBuilder", "float_literal", "substitute"]
+__all__ = ["ModuleBuilder", "float_literal"]

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 
 from ..te import ComputeOp, Reduce, TensorRead, Var
-from ..te.expr import BinOp, Cmp, Expr, Logic, Select, binop, const
-from ..te.visit import simplify_binop, substitute, transform
+from ..te.expr import Cmp, Expr, Logic, binop, const
+from ..te.visit import collect_vars, simplify_binop, substitute, transform, walk
 from .bounds import Linear, interval, linear_form
-from .loop_ir import Allocate, Buffer, For, IfThen, Load, PrimFunc, Seq, Stmt, Store, seq
+from .loop_ir import Allocate, Buffer, For, IfThen, Load, PrimFunc, Stmt, Store, seq
 from .state import Fuse, Split, Stage, State, split_extents
 
 
@@ -358,8 +358,6 @@ class _Lowerer:
 
 
 def _walk_reads(expr: Expr):
-    from ..te.visit import walk
-
     for node in walk(expr):
         if isinstance(node, TensorRead):
             yield node
@@ -400,9 +398,7 @@ def _guarded(stmt: Stmt, guards: list[Expr]) -> Stmt:
 
 
 def _only_vars(expr: Expr, allowed: set[Var]) -> bool:
-    from ..te.visit import collect_vars
-
     return collect_vars(expr) <= allowed
 
 
-__all__ = ["LoweringError", "lower", "BinOp", "Select", "Seq"]
+__all__ = ["LoweringError", "expand_inline", "lower"]

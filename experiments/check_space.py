@@ -17,22 +17,8 @@ import numpy as np
 
 from schedlab.annotate import verify_gpu
 from schedlab.space import sample_programs
+from schedlab.testing.small_tasks import SPACE_CHECK_SHAPES as SMALL
 from schedlab.workloads import create, list_workloads
-
-SMALL = {
-    "matmul": dict(M=48, N=40, K=24),
-    "batch_matmul": dict(B=2, M=16, N=24, K=8),
-    "dense": dict(M=12, N=20, K=16),
-    "dense_bias_relu": dict(M=12, N=20, K=16),
-    "conv2d_nchw": dict(N=1, C=4, H=9, W=10, K=6, R=3, S=3, stride=1, pad=1),
-    "conv2d_nhwc": dict(N=1, C=4, H=9, W=10, K=6, R=3, S=3, stride=2, pad=1),
-    "conv2d_bias_relu": dict(N=1, C=4, H=8, W=8, K=8, R=3, S=3, stride=1, pad=1),
-    "depthwise_conv2d_nchw": dict(N=1, C=6, H=10, W=12, R=3, S=3, stride=1, pad=1),
-    "softmax": dict(M=3, N=200),
-    "layer_norm": dict(M=6, N=40),
-    "max_pool2d": dict(N=1, C=4, H=12, W=12, R=3, S=3, stride=2, pad=1),
-    "elementwise_chain": dict(M=10, N=36),
-}
 
 
 def check_cpu(name: str, count: int, seed: int) -> tuple[int, list[str]]:

@@ -20,6 +20,23 @@ from ..task import Task
 __all__ = ["SMALL_TASKS", "catalogue_tasks", "small_tasks", "task_from_spec", "task_spec"]
 
 
+# Small catalogue shapes on which sketch-derived programs compile in tens of milliseconds
+# (used by the annotation tests and experiments/check_space.py).
+SPACE_CHECK_SHAPES = {
+    "matmul": dict(M=48, N=40, K=24),
+    "batch_matmul": dict(B=2, M=16, N=24, K=8),
+    "dense": dict(M=12, N=20, K=16),
+    "dense_bias_relu": dict(M=12, N=20, K=16),
+    "conv2d_nchw": dict(N=1, C=4, H=9, W=10, K=6, R=3, S=3, stride=1, pad=1),
+    "conv2d_nhwc": dict(N=1, C=4, H=9, W=10, K=6, R=3, S=3, stride=2, pad=1),
+    "conv2d_bias_relu": dict(N=1, C=4, H=8, W=8, K=8, R=3, S=3, stride=1, pad=1),
+    "depthwise_conv2d_nchw": dict(N=1, C=6, H=10, W=12, R=3, S=3, stride=1, pad=1),
+    "softmax": dict(M=3, N=200),
+    "layer_norm": dict(M=6, N=40),
+    "max_pool2d": dict(N=1, C=4, H=12, W=12, R=3, S=3, stride=2, pad=1),
+    "elementwise_chain": dict(M=10, N=36),
+}
+
 def _matmul() -> Task:
     M, N, K = 37, 29, 19
     A = te.placeholder((M, K), name="A")

@@ -125,12 +125,17 @@ def test_compute_at_and_compute_root(chain):
     assert s.stage("P").attach.kind == "root"
 
 
-def test_compute_at_through_an_inlined_consumer():
+def exp_chain_task():
+    """A -> P (exp) -> Q -> R, where only R is an output."""
     A = te.placeholder((8,), name="A")
     P = te.compute((8,), lambda i: te.exp(A[i]), name="P")
     Q = te.compute((8,), lambda i: P[i] * 2.0, name="Q")
     R = te.compute((8,), lambda i: Q[i] + 1.0, name="R")
-    task = schedlab.Task("inl", [A, R])
+    return schedlab.Task("inl", [A, R])
+
+
+def test_compute_at_through_an_inlined_consumer():
+    task = exp_chain_task()
     s = ComputeInlineStep(2).apply(initial(task))
     s = ComputeAtStep(1, 3, 0).apply(s)
     assert s.stage("P").attach.target == "R"
@@ -346,11 +351,7 @@ def test_compute_at_into_a_stage_that_does_not_come_later():
 
 
 def test_compute_at_into_an_inlined_target():
-    A = te.placeholder((8,), name="A")
-    P = te.compute((8,), lambda i: te.exp(A[i]), name="P")
-    Q = te.compute((8,), lambda i: P[i] * 2.0, name="Q")
-    R = te.compute((8,), lambda i: Q[i] + 1.0, name="R")
-    task = schedlab.Task("inl", [A, R])
+    task = exp_chain_task()
     s = ComputeInlineStep(2).apply(initial(task))
     _raises(ComputeAtStep(1, 2, 0), s, "target 'Q' is inlined")
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.lower import lower
 from ..ir.state import State
 from ..ir.steps import (
     AnnotateStep,
@@ -86,7 +85,7 @@ class Annotator:
         self._vectorize(lambda: state, task.target, do)
         self._unroll(lambda: state, task.target, rng, do)
         program = Program(task, steps)
-        lower(program.state)  # raises LoweringError (a ValueError) for a bad location
+        _ = program.func  # lowers (and caches) or raises LoweringError for a bad location
         return program
 
     def _compute_locations(self, state: State, rng, do) -> None:

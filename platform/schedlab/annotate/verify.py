@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..ir.loop_ir import Allocate, For, IfThen, Seq, Stmt, Store
-from ..ir.lower import lower
 
 ELEM_BYTES = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1}
 
@@ -86,7 +85,7 @@ def verify_gpu(program) -> list[str]:
     memory per block and local memory per thread stay within the target's limits.
     """
     try:
-        func = lower(program.state)
+        func = program.func
     except ValueError as exc:
         return [f"does not lower: {exc}"]
     problems: list[str] = []

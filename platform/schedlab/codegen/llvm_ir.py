@@ -421,13 +421,11 @@ class _Emitter:
         if value.lanes == self.lanes or self.lanes == 1:
             return value
         base = LLVM_TYPES[value.dtype]
-        vty = f"<{self.lanes} x {base}>"
         one = self.fn.emit(f"insertelement <1 x {base}> poison, {base} {value.ref}, i32 0")
         ref = self.fn.emit(
             f"shufflevector <1 x {base}> {one}, <1 x {base}> poison, "
             f"<{self.lanes} x i32> zeroinitializer"
         )
-        del vty
         return _Value(ref, value.dtype, self.lanes)
 
     def expr(self, e: Expr) -> _Value:
@@ -703,7 +701,7 @@ def _vectorizable(s: For) -> bool:
         if isinstance(x, IfThen):
             return straight(x.body)
         if isinstance(x, Store):
-            return _stride(x.index, s.var) is not None or True
+            return True  # any address works: unit stride, broadcast, gather or scatter
         if isinstance(x, For):
             return x.kind == "unroll" and straight(x.body)
         return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ..ir.lower import expand_inline
 from ..ir.state import State
 from ..te import ComputeOp, Reduce, TensorRead
 from ..te.dag import EXPENSIVE_CALLS
@@ -109,8 +110,6 @@ def fusible_consumer(state: State, stage_id: int) -> int | None:
 
 def _reads_through_inline(state: State, op: ComputeOp, name: str) -> list[TensorRead]:
     """Reads of ``name`` by ``op``, with inlined stages expanded (indices composed)."""
-    from ..ir.lower import expand_inline
-
     body = expand_inline(state, op.body)
     return [n for n in walk(body) if isinstance(n, TensorRead) and n.tensor.name == name]
 

@@ -20,12 +20,19 @@ class Program:
 
     Building the state checks every step, so an invalid step list raises ``ValueError``
     naming the step at construction.
+
+    Programs made by the annotator also carry ``sketch`` (the sketch they complete),
+    ``decisions`` and ``decision_spaces`` (its random choices; see
+    ``schedlab.annotate.decisions``), which search mutates; otherwise these are ``None``.
     """
 
     def __init__(self, task: Task, steps: list[Step] | tuple[Step, ...] = ()):
         self.task = task
         self.steps = tuple(steps)
         self.state: State = replay(State.from_dag(task.dag), self.steps)
+        self.sketch = None
+        self.decisions: dict | None = None
+        self.decision_spaces: dict | None = None
 
     @functools.cached_property
     def func(self) -> PrimFunc:

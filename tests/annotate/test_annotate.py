@@ -68,3 +68,24 @@ def test_annotator_knobs():
                 assert s.lengths[-1] <= 4
             if type(s).__name__ == "AutoUnrollStep":
                 assert s.max_step == 16
+
+
+def test_decisions_replay_the_same_program_and_fix_choices():
+    task = create("matmul", M=256, N=256, K=256)
+    annotator = Annotator()
+    for program in sample_programs(task, 8, seed=2):
+        again = annotator.complete(program.sketch, np.random.default_rng(99), program.decisions)
+        assert again.to_json() == program.to_json()
+        assert set(program.decisions) == set(program.decision_spaces)
+        for key, value in program.decisions.items():
+            assert program.decision_spaces[key].is_valid(value), key
+    program = sample_programs(task, 1, seed=0)[0]
+    key = next(k for k in program.decisions if k.startswith("unroll/"))
+    for value in (0, 512):
+        fixed = annotator.complete(program.sketch, np.random.default_rng(1),
+                                   {**program.decisions, key: value})
+        assert fixed.decisions[key] == value
+    split = next(k for k in program.decisions if k.startswith("split/"))
+    bad = annotator.complete(program.sketch, np.random.default_rng(1),
+                             {**program.decisions, split: (7, 7, 7)})
+    assert program.decision_spaces[split].is_valid(bad.decisions[split])  # redrawn

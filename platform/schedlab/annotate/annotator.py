@@ -21,6 +21,7 @@ from ..ir.steps import (
 from ..program import Program
 from ..space.predicates import effective_consumers
 from ..te import ComputeOp, Reduce
+from .decisions import Decider, SplitSpace
 from .gpu_binding import bind_threads
 from .tile_sizes import sample_split_lengths
 from .verify import verify_gpu
@@ -49,11 +50,19 @@ class Annotator:
     unroll_steps: tuple[int, ...] = ()
     compute_at_probability: float = 0.5
 
-    def complete(self, sketch, rng: np.random.Generator) -> Program:
-        """One random program of ``sketch``; raises ``ValueError`` if it cannot lower."""
+    def complete(self, sketch, rng: np.random.Generator,
+                 decisions: dict | None = None) -> Program:
+        """One random program of ``sketch``; raises ``ValueError`` if it cannot lower.
+
+        ``decisions`` (see ``schedlab.annotate.decisions``) fixes choices instead of drawing
+        them; invalid or missing ones are drawn. The program carries what was chosen as
+        ``program.decisions``, the space of each choice as ``program.decision_spaces`` and
+        its sketch as ``program.sketch``.
+        """
         task = sketch.task
         state = State.from_dag(task.dag)
         steps: list[Step] = []
+        decider = Decider(rng, decisions)
 
         def do(step: Step) -> bool:
             nonlocal state
@@ -64,46 +73,64 @@ class Annotator:
             steps.append(step)
             return True
 
-        for step in sketch.steps:
+        for index, step in enumerate(sketch.steps):
             if isinstance(step, SplitStep) and None in step.lengths:
                 extent = state.stages[step.stage_id].iters[step.iter_id].extent
-                lengths = sample_split_lengths(extent, len(step.lengths), rng,
-                                               self.max_innermost_factor)
+                parts = len(step.lengths)
+                lengths = decider.split(
+                    f"split/{state.stages[step.stage_id].name}/{index}",
+                    SplitSpace(extent, parts, self.max_innermost_factor),
+                    lambda e=extent, n=parts: sample_split_lengths(
+                        e, n, rng, self.max_innermost_factor))
                 step = SplitStep(step.stage_id, step.iter_id, lengths)
             if not do(step):
                 raise ValueError(f"sketch step {step} no longer applies")
         if task.target.kind == "cuda":
             bind_threads(lambda: state, task.target, rng, do)
-            self._unroll(lambda: state, task.target, rng, do)
-            program = Program(task, steps)
+            self._unroll(lambda: state, task.target, decider, do)
+            program = self._program(task, steps, sketch, decider)
             problems = verify_gpu(program)
             if problems:
                 raise ValueError("; ".join(problems))
             return program
-        self._compute_locations(state, rng, do)
-        self._parallel(lambda: state, task.target.num_cores, rng, do)
+        self._compute_locations(state, decider, do)
+        self._parallel(lambda: state, task.target.num_cores, decider, do)
         self._vectorize(lambda: state, task.target, do)
-        self._unroll(lambda: state, task.target, rng, do)
-        program = Program(task, steps)
+        self._unroll(lambda: state, task.target, decider, do)
+        program = self._program(task, steps, sketch, decider)
         _ = program.func  # lowers (and caches) or raises LoweringError for a bad location
         return program
 
-    def _compute_locations(self, state: State, rng, do) -> None:
+    @staticmethod
+    def _program(task, steps, sketch, decider: Decider) -> Program:
+        program = Program(task, steps)
+        program.decisions = decider.made
+        program.decision_spaces = decider.spaces
+        program.sketch = sketch
+        return program
+
+    def _compute_locations(self, state: State, decider: Decider, do) -> None:
+        rng = decider.rng
         for sid, stage in enumerate(state.stages):
             if (not isinstance(stage.op, ComputeOp) or stage.attach.kind != "root"
                     or stage.relations or stage.name in state.arg_names):
-                continue
-            if rng.random() >= self.compute_at_probability:
                 continue
             consumers = effective_consumers(state, sid)
             if len(consumers) != 1:
                 continue
             target = state.stages[consumers[0]]
             choices = [i for i, it in enumerate(target.iters) if it.kind == "spatial"]
-            if choices:
-                do(ComputeAtStep(sid, consumers[0], int(rng.choice(choices))))
+            if not choices:
+                continue
+            location = decider.choice(
+                f"at/{stage.name}", [-1] + choices,
+                lambda c=choices: -1 if rng.random() >= self.compute_at_probability
+                else int(rng.choice(c)))
+            if location >= 0:
+                do(ComputeAtStep(sid, consumers[0], location))
 
-    def _parallel(self, current, num_cores: int, rng, do) -> None:
+    def _parallel(self, current, num_cores: int, decider: Decider, do) -> None:
+        rng = decider.rng
         for sid in range(len(current().stages)):
             stage = current().stages[sid]
             if not isinstance(stage.op, ComputeOp) or stage.attach.kind != "root":
@@ -116,11 +143,17 @@ class Annotator:
             if not leading:
                 continue
             wanted = num_cores * self.parallel_per_core
-            count = next((k for k in range(1, len(leading) + 1)
-                          if math.prod(it.extent for it in leading[:k]) >= wanted),
-                         len(leading))
-            if count < len(leading) and rng.random() < 0.5:
-                count += 1  # sometimes finer-grained parallelism
+
+            def sample(leading=leading, wanted=wanted):
+                count = next((k for k in range(1, len(leading) + 1)
+                              if math.prod(it.extent for it in leading[:k]) >= wanted),
+                             len(leading))
+                if count < len(leading) and rng.random() < 0.5:
+                    count += 1  # sometimes finer-grained parallelism
+                return count
+
+            count = decider.choice(f"parallel/{stage.name}",
+                                   range(1, len(leading) + 1), sample)
             while count >= 2 and not do(FuseStep(sid, tuple(range(count)))):
                 count -= 1
             if current().stages[sid].iters[0].extent >= 2:
@@ -138,10 +171,11 @@ class Annotator:
             if it.kind == "spatial" and 2 <= it.extent <= lanes and it.annotation == "none":
                 do(AnnotateStep(sid, last, "vectorize"))
 
-    def _unroll(self, current, target, rng, do) -> None:
+    def _unroll(self, current, target, decider: Decider, do) -> None:
         options = self.unroll_steps or (
             GPU_UNROLL_STEPS if target.kind == "cuda" else CPU_UNROLL_STEPS)
         for sid, stage in enumerate(current().stages):
             if isinstance(stage.op, ComputeOp) and isinstance(stage.op.body, Reduce):
                 if stage.attach.kind != "inline":
-                    do(AutoUnrollStep(sid, int(rng.choice(options))))
+                    value = decider.choice(f"unroll/{stage.name}", options)
+                    do(AutoUnrollStep(sid, int(value)))

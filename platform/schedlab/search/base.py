@@ -1,0 +1,112 @@
+"""The search-strategy interface, and what a strategy knows about one task's tuning."""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..annotate import Annotator
+from ..program import Program
+from ..space.sketch import Sketch, generate_sketches
+
+# A completion that does not lower is redrawn this many times before sampling gives up.
+_SAMPLE_TRIES = 20
+
+
+def decision_key(program: Program) -> tuple:
+    """A cheap identity of an annotated program: its sketch and its decisions. Two programs
+    with equal keys have the same steps."""
+    return (id(program.sketch), tuple(sorted(program.decisions.items())))
+
+
+@dataclass
+class SearchContext:
+    """One task's search state, shared by the rounds of a tuning run.
+
+    Attributes:
+        task: the task being tuned.
+        sketches: its sketches (``generate_sketches(task)`` unless given).
+        annotator: completes sketches into programs.
+        rng: the run's random generator (seeded: a run is reproducible).
+        measured_keys: program keys (``schedlab.database.program_key``) of every program
+            measured so far, including earlier runs on the same records; strategies never
+            propose these again.
+        measured: ``(latency_s, program)`` of measured programs that carry decisions,
+            fastest first; failed ones have ``math.inf``. Evolution seeds from these.
+        features: feature matrices by :func:`decision_key`, kept across rounds because
+            evolution meets the same programs again and again.
+    """
+
+    task: object
+    sketches: list[Sketch] = field(default_factory=list)
+    annotator: Annotator = field(default_factory=Annotator)
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    measured_keys: set[str] = field(default_factory=set)
+    measured: list[tuple[float, Program]] = field(default_factory=list)
+    features: dict[tuple, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.sketches:
+            self.sketches = generate_sketches(self.task)
+        if not self.sketches:
+            raise ValueError(f"task {self.task.name!r} has no sketches")
+
+    def sample(self, n: int) -> list[Program]:
+        """``n`` random programs, sketches taken in random order; fewer if completions
+        keep failing."""
+        programs = []
+        for _ in range(n):
+            for _ in range(_SAMPLE_TRIES):
+                sketch = self.sketches[int(self.rng.integers(len(self.sketches)))]
+                try:
+                    programs.append(self.annotator.complete(sketch, self.rng))
+                    break
+                except ValueError:
+                    continue
+        return programs
+
+    def replay(self, program: Program, decisions: dict) -> Program | None:
+        """The program of ``program``'s sketch with ``decisions``; ``None`` if it does not
+        lower."""
+        try:
+            return self.annotator.complete(program.sketch, self.rng, decisions)
+        except ValueError:
+            return None
+
+    def add_measured(self, programs: Sequence[Program], latencies: Sequence[float]) -> None:
+        """Record measured programs (``math.inf`` for a failure)."""
+        from ..database import program_key
+
+        for program, latency in zip(programs, latencies):
+            self.measured_keys.add(program_key(program))
+            if program.decisions is not None:
+                self.measured.append((float(latency), program))
+        self.measured.sort(key=lambda item: item[0])
+
+    def best_measured(self, k: int) -> list[Program]:
+        """Up to ``k`` fastest measured programs that carry decisions."""
+        return [p for latency, p in self.measured[:k] if math.isfinite(latency)]
+
+
+class SearchStrategy(abc.ABC):
+    """Proposes the programs to measure next for one task.
+
+    Contract: the tuning loop calls :meth:`propose` once per round with the task's
+    :class:`SearchContext` and the cost model, measures what it returns, and records the
+    results in the context (``add_measured``) before the next call. A proposal holds at
+    most ``n`` distinct programs, none of them in ``context.measured_keys``; fewer (even
+    none) when the space has no more. Strategies keep no state between calls that the
+    context does not hold, so one object serves many tasks. :attr:`last_stats` holds the
+    seconds the last call spent in its phases (``"search"``, ``"features"``, ``"predict"``).
+    """
+
+    def __init__(self):
+        self.last_stats: dict[str, float] = {}
+
+    @abc.abstractmethod
+    def propose(self, context: SearchContext, cost_model, n: int) -> list[Program]:
+        """Up to ``n`` new programs of ``context.task`` to measure."""

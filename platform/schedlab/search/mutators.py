@@ -1,0 +1,155 @@
+"""Mutations of an annotated program's decisions (``schedlab.annotate.decisions``).
+
+Each mutator changes one decision of a program and returns the new decision dictionary,
+or ``None`` when the program has nothing it can change. The annotator turns the result
+back into a program, so a mutator only has to produce a valid value.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+from ..annotate.decisions import ChoiceSpace, SplitSpace
+
+
+def prime_factors(n: int) -> list[int]:
+    """Prime factors of ``n`` with multiplicity, ascending."""
+    factors, p = [], 2
+    while p * p <= n:
+        while n % p == 0:
+            factors.append(p)
+            n //= p
+        p += 1
+    if n > 1:
+        factors.append(n)
+    return factors
+
+
+class Mutator(abc.ABC):
+    """Changes one decision of a program.
+
+    Contract: :meth:`mutate` reads ``program.decisions`` and ``program.decision_spaces``,
+    never modifies them, and returns a new dictionary whose changed value is valid in its
+    space, or ``None`` if the program has no decision of this kind that can change.
+    """
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def mutate(self, program, rng: np.random.Generator) -> dict | None:
+        """New decisions for ``program``, or ``None``."""
+
+    @staticmethod
+    def _keys(program, prefix: str) -> list[str]:
+        return [k for k in program.decisions if k.startswith(prefix)]
+
+
+class TileSizeMutator(Mutator):
+    """Moves a prime factor of one tile level of a split to another level (Ansor's
+    tile-size mutation); the split's product, and so its extent, stays the same."""
+
+    name = "tile_size"
+
+    def mutate(self, program, rng):
+        keys = [k for k, space in program.decision_spaces.items()
+                if isinstance(space, SplitSpace) and space.extent > 1]
+        for _ in range(8):
+            if not keys:
+                return None
+            key = keys[int(rng.integers(len(keys)))]
+            space: SplitSpace = program.decision_spaces[key]
+            lengths = list(program.decisions[key])
+            levels = [space.extent // int(np.prod(lengths))] + lengths  # outermost first
+            sources = [i for i, x in enumerate(levels) if x > 1]
+            if not sources:
+                continue
+            src = sources[int(rng.integers(len(sources)))]
+            factors = prime_factors(levels[src])
+            factor = factors[int(rng.integers(len(factors)))]
+            dst = int(rng.integers(len(levels) - 1))
+            dst += dst >= src  # any level but the source
+            levels[src] //= factor
+            levels[dst] *= factor
+            if space.is_valid(levels[1:]):
+                return {**program.decisions, key: tuple(levels[1:])}
+        return None
+
+
+class _ChoiceMutator(Mutator):
+    """Redraws one decision whose key starts with ``prefix`` among its other options."""
+
+    prefix = ""
+
+    def mutate(self, program, rng):
+        keys = [k for k in self._keys(program, self.prefix)
+                if len(program.decision_spaces[k].options) > 1]
+        if not keys:
+            return None
+        key = keys[int(rng.integers(len(keys)))]
+        space: ChoiceSpace = program.decision_spaces[key]
+        value = self.pick(space.options, program.decisions[key], rng)
+        return {**program.decisions, key: value}
+
+    def pick(self, options: tuple, current, rng):
+        others = [o for o in options if o != current]
+        return others[int(rng.integers(len(others)))]
+
+
+class AutoUnrollMutator(_ChoiceMutator):
+    """Changes the auto-unroll limit of a stage."""
+
+    name = "auto_unroll"
+    prefix = "unroll/"
+
+
+class ComputeLocationMutator(_ChoiceMutator):
+    """Moves a stage to another loop of its consumer, or back to root."""
+
+    name = "compute_location"
+    prefix = "at/"
+
+
+class ParallelMutator(_ChoiceMutator):
+    """Makes parallelism one fused loop coarser or finer (Ansor's parallel mutation)."""
+
+    name = "parallel"
+    prefix = "parallel/"
+
+    def pick(self, options, current, rng):
+        neighbours = [o for o in options if abs(o - current) == 1]
+        return neighbours[int(rng.integers(len(neighbours)))]
+
+
+MUTATORS: dict[str, type[Mutator]] = {
+    cls.name: cls for cls in (TileSizeMutator, AutoUnrollMutator, ComputeLocationMutator,
+                              ParallelMutator)
+}
+
+# Ansor's mutation probabilities: tile sizes matter most.
+DEFAULT_MUTATION_WEIGHTS = {
+    "tile_size": 0.85, "auto_unroll": 0.05, "compute_location": 0.05, "parallel": 0.05,
+}
+
+
+def crossover(first, second, rng: np.random.Generator, by_stage: bool = False) -> dict | None:
+    """Decisions of a child of two programs of the same sketch (the crossover of the Ansor
+    paper, which TVM never implemented).
+
+    Each decision comes from one parent or the other; with ``by_stage`` all decisions of a
+    stage come from the same parent. Splits of different loops are independent, so mixing
+    them per decision also crosses single-stage programs such as a matmul. ``None`` when
+    the parents' sketches differ or their decisions are the same.
+    """
+    if first.sketch is not second.sketch or first.decisions == second.decisions:
+        return None
+    keys = sorted(set(first.decisions) | set(second.decisions))
+    groups = sorted({key.split("/")[1] for key in keys}) if by_stage else keys
+    from_first = {group: bool(rng.integers(2)) for group in groups}
+    child = {}
+    for key in keys:
+        group = key.split("/")[1] if by_stage else key
+        parent, other = (first, second) if from_first[group] else (second, first)
+        child[key] = parent.decisions[key] if key in parent.decisions else other.decisions[key]
+    return child

@@ -1,0 +1,154 @@
+"""Search strategies: mutations, crossover, evolution under a known cost model."""
+
+import math
+
+import numpy as np
+import pytest
+
+from schedlab.annotate.decisions import SplitSpace
+from schedlab.database import program_key
+from schedlab.search import (
+    EvolutionarySearch,
+    RandomSearch,
+    SearchContext,
+    TileSizeMutator,
+    create_strategy,
+    crossover,
+)
+from schedlab.search.mutators import MUTATORS, prime_factors
+from schedlab.space import sample_programs
+from schedlab.testing.fake_tuning import OracleCostModel, oracle_latency
+from schedlab.workloads import create
+
+
+@pytest.fixture(scope="module")
+def task():
+    return create("matmul", M=128, N=128, K=96)
+
+
+@pytest.fixture(scope="module")
+def programs(task):
+    return sample_programs(task, 24, seed=0)
+
+
+def test_prime_factors():
+    assert prime_factors(360) == [2, 2, 2, 3, 3, 5]
+    assert prime_factors(1) == [] and prime_factors(97) == [97]
+
+
+def test_tile_size_mutation_keeps_the_product(programs):
+    rng = np.random.default_rng(0)
+    changed = 0
+    for program in programs:
+        decisions = TileSizeMutator().mutate(program, rng)
+        assert decisions is not None
+        diff = [k for k in decisions if decisions[k] != program.decisions[k]]
+        assert len(diff) <= 1
+        for key in diff:
+            space = program.decision_spaces[key]
+            assert isinstance(space, SplitSpace) and space.is_valid(decisions[key])
+            changed += 1
+    assert changed >= len(programs) // 2
+
+
+@pytest.mark.parametrize("name", sorted(MUTATORS))
+def test_every_mutator_gives_valid_programs(name, task, programs):
+    rng = np.random.default_rng(1)
+    if name == "compute_location":  # a matmul has no stage to move
+        task = create("layer_norm", M=6, N=40)
+        programs = sample_programs(task, 24, seed=0)
+    context = SearchContext(task, rng=rng)
+    mutator = MUTATORS[name]()
+    made = 0
+    for program in programs:
+        decisions = mutator.mutate(program, rng)
+        if decisions is None:
+            continue
+        assert decisions != program.decisions
+        child = context.replay(program, decisions)
+        if child is not None:
+            # Moving a stage may add or drop decisions (a root stage gets a parallel loop);
+            # the ones both have agree.
+            for key in set(child.decisions) & set(decisions):
+                assert child.decisions[key] == decisions[key], key
+            made += 1
+    assert made > 0
+
+
+def test_crossover_takes_each_decision_from_a_parent(programs):
+    rng = np.random.default_rng(2)
+    pairs = [(a, b) for a in programs for b in programs
+             if a is not b and a.sketch is b.sketch and a.decisions != b.decisions]
+    assert pairs
+    for a, b in pairs[:20]:
+        child = crossover(a, b, rng)
+        for key, value in child.items():
+            assert value in (a.decisions.get(key), b.decisions.get(key))
+    other = next(p for p in programs if p.sketch is not programs[0].sketch)
+    assert crossover(programs[0], other, rng) is None
+
+
+def test_evolution_beats_random_sampling_under_a_known_model(task):
+    model = OracleCostModel()
+    evolution = EvolutionarySearch(population=128, generations=3, eps_greedy=0.0)
+    proposal = evolution.propose(SearchContext(task, rng=np.random.default_rng(3)), model, 16)
+    random_pick = RandomSearch().propose(SearchContext(task, rng=np.random.default_rng(3)),
+                                         model, 16)
+    assert len(proposal) == 16 and len(random_pick) == 16
+    evolved = np.median([oracle_latency(p) for p in proposal])
+    sampled = np.median([oracle_latency(p) for p in random_pick])
+    assert evolved < sampled
+    assert set(evolution.last_stats) >= {"search", "features", "predict"}
+
+
+@pytest.mark.parametrize("strategy", [
+    EvolutionarySearch(population=64, generations=2), RandomSearch()])
+def test_proposals_are_distinct_and_never_measured(task, strategy):
+    context = SearchContext(task, rng=np.random.default_rng(4))
+    first = strategy.propose(context, OracleCostModel(), 12)
+    context.add_measured(first, [oracle_latency(p) for p in first])
+    second = strategy.propose(context, OracleCostModel(), 12)
+    keys = [program_key(p) for p in second]
+    assert len(set(keys)) == len(keys) == 12
+    assert not set(keys) & {program_key(p) for p in first}
+    assert context.best_measured(3)[0] is min(first, key=oracle_latency)
+
+
+def test_seeds_come_from_the_fastest_measured(task):
+    context = SearchContext(task, rng=np.random.default_rng(5))
+    programs = context.sample(6)
+    context.add_measured(programs, [3.0, math.inf, 1.0, 2.0, 5.0, 4.0])
+    assert context.best_measured(2) == [programs[2], programs[3]]
+    assert programs[1] not in context.best_measured(10)
+
+
+def test_a_tiny_space_runs_out():
+    task = create("matmul", M=1, N=2, K=1)
+    context = SearchContext(task, rng=np.random.default_rng(6))
+    search = EvolutionarySearch(population=32, generations=2)
+    seen = set()
+    for _ in range(30):
+        batch = search.propose(context, OracleCostModel(), 8)
+        if not batch:
+            break
+        keys = {program_key(p) for p in batch}
+        assert not keys & seen
+        seen |= keys
+        context.add_measured(batch, [oracle_latency(p) for p in batch])
+    assert not batch  # exhausted, and never proposed anything twice
+
+
+def test_strategy_registry_and_options():
+    assert isinstance(create_strategy("random"), RandomSearch)
+    search = create_strategy("evolutionary", population=100, generations=2)
+    assert search.population == 100 and search.generations == 2
+    with pytest.raises(ValueError, match="unknown search strategy 'annealing'.*evolutionary"):
+        create_strategy("annealing")
+    with pytest.raises(ValueError, match="unknown mutators"):
+        EvolutionarySearch(mutation_weights={"swap": 1.0})
+    with pytest.raises(ValueError, match="eps_greedy"):
+        EvolutionarySearch(eps_greedy=1.5)
+    with pytest.raises(ValueError, match="population"):
+        EvolutionarySearch(population=1)
+    with pytest.raises(TypeError):
+        create_strategy(RandomSearch(), oversample=3)

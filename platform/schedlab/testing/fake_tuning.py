@@ -53,12 +53,14 @@ class OracleRunner(Runner):
 
     It rebuilds nothing: programs are rebuilt from their records only to check them, so an
     invalid record still comes back as ``INVALID_PROGRAM``. ``fail_every`` makes every
-    n-th candidate a ``RUNTIME_ERROR``. ``measured`` lists every record it was given.
+    n-th candidate a ``RUNTIME_ERROR``. ``measured`` lists every record it was given,
+    ``latencies`` every latency it reported.
     """
 
     def __init__(self, fail_every: int = 0):
         self.fail_every = fail_every
         self.measured: list[str] = []
+        self.latencies: list[float] = []
 
     def run(self, candidates: Sequence[Program | MeasureInput]) -> list[MeasureResult]:
         results = []
@@ -77,5 +79,6 @@ class OracleRunner(Runner):
                     results.append(MeasureResult(error_kind=ErrorKind.INVALID_PROGRAM,
                                                  error_msg=str(err)))
                     continue
-            results.append(MeasureResult(costs=(oracle_latency(program),) * 3))
+            self.latencies.append(oracle_latency(program))
+            results.append(MeasureResult(costs=(self.latencies[-1],) * 3))
         return results

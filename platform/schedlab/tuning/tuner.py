@@ -1,0 +1,329 @@
+"""The tuning loop: rounds of propose -> measure -> record -> update the cost model."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..annotate import Annotator
+from ..database import Database, JSONDatabase, MemoryDatabase, TuningRecord, create_database
+from ..measure import MeasureConfig
+from ..measure.result import MeasureResult
+from ..measure.runner import Runner, create_runner
+from ..program import Program
+from ..search import SearchContext, SearchStrategy, create_strategy
+from ..space.sketch import generate_sketches
+from ..task import Task
+from .result import BestProgram, RoundStats, TuneResult
+
+RECORDS_FILE = "records.jsonl"
+
+# A round's progress line, and anything else the loop reports, goes here by default.
+Logger = Callable[[str], None]
+
+
+def _print(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Tuner:
+    """Tunes tasks round by round; each phase is its own method so that a distributed
+    driver can place it elsewhere.
+
+    A round picks a task (in turn), asks the search strategy for up to ``batch_size``
+    programs never measured (:meth:`propose`), builds, checks and times them
+    (:meth:`measure`), appends their records to the database (:meth:`commit`) and trains
+    the cost model on them (:meth:`update_model`). Records already in the database (an
+    earlier run on the same ``work_dir``) count towards ``trials``, are never measured
+    again, train the cost model and seed the search.
+
+    Args:
+        tasks: the tasks to tune.
+        trials: programs to measure in all, over every task (earlier records included).
+        work_dir: folder of the run's records (``records.jsonl``); ``None`` keeps them in
+            memory.
+        search: a strategy name (``"evolutionary"``, ``"random"``) or object.
+        search_options: keyword arguments of the strategy's constructor.
+        cost_model: a model name (``"mlp"``, ``"xgboost"``, ``"random"``) or an object
+            with ``update(programs, results)`` and ``predict(programs)`` (a
+            ``schedlab.cost_model.CostModel``).
+        cost_model_options: keyword arguments of the model's constructor.
+        runner: a runner name (``"local"``) or object.
+        measure: how candidates are timed and checked (``MeasureConfig`` or a dict of its
+            fields); used when ``runner`` is a name.
+        batch_size: programs measured per round.
+        seed: seed of the search (sampling, mutation); a run is reproducible up to timing
+            noise.
+        disabled_rules: sketch rules to switch off (ablations).
+        annotator: completes sketches (``Annotator()`` by default).
+        database: a database object instead of the one ``work_dir`` implies.
+        callbacks: functions called as ``callback(tuner, stats, programs, results)`` after
+            every round (loggers, trackers).
+        log: where progress lines go (``None`` for silence); stderr by default.
+    """
+
+    def __init__(
+        self,
+        tasks: Task | Sequence[Task],
+        *,
+        trials: int,
+        work_dir: str | os.PathLike | None = None,
+        search: str | SearchStrategy = "evolutionary",
+        search_options: dict | None = None,
+        cost_model="mlp",
+        cost_model_options: dict | None = None,
+        runner: str | Runner = "local",
+        measure: MeasureConfig | dict | None = None,
+        batch_size: int = 64,
+        seed: int = 0,
+        disabled_rules: Sequence[str] = (),
+        annotator: Annotator | None = None,
+        database: Database | None = None,
+        callbacks: Sequence[Callable] = (),
+        log: Logger | None = _print,
+    ):
+        self.tasks = _check_tasks(tasks)
+        if not isinstance(trials, int) or isinstance(trials, bool) or trials < 0:
+            raise ValueError(f"trials must be an int >= 0, got {trials!r}")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if isinstance(measure, dict):
+            measure = MeasureConfig(**measure)
+        self.trials = trials
+        self.batch_size = batch_size
+        self.seed = int(seed)
+        self.work_dir = None if work_dir is None else Path(work_dir)
+        self.strategy = create_strategy(search, **(search_options or {}))
+        if isinstance(cost_model, str):
+            from ..cost_model import create_cost_model  # loads JAX: only when asked for
+
+            cost_model = create_cost_model(cost_model, **(cost_model_options or {}))
+        elif cost_model_options:
+            raise TypeError("cost_model_options go with a model name, not a model object")
+        self.cost_model = cost_model
+        self.callbacks = list(callbacks)
+        self.log = log
+        sketches = [generate_sketches(task, disabled=disabled_rules) for task in self.tasks]
+        if database is not None:
+            self.database = create_database(database)
+        elif self.work_dir is not None:
+            self.database = JSONDatabase(self.work_dir / RECORDS_FILE)
+        else:
+            self.database = MemoryDatabase()
+        self._own_runner = not isinstance(runner, Runner)
+        self.runner = (runner if isinstance(runner, Runner)
+                       else create_runner(runner, config=measure or MeasureConfig()))
+        annotator = annotator or Annotator()
+        earlier = len(self._records())
+        self.contexts = [
+            SearchContext(task, sketches=task_sketches, annotator=annotator,
+                          rng=np.random.default_rng([self.seed, index, earlier]))
+            for index, (task, task_sketches) in enumerate(zip(self.tasks, sketches))
+        ]
+        self.rounds: list[RoundStats] = []
+        self._exhausted: set[int] = set()
+        self._resume()
+
+    # -- the phases of a round ---------------------------------------------------------
+
+    def propose(self, task_index: int, n: int) -> list[Program]:
+        """Up to ``n`` programs of task ``task_index`` that were never measured."""
+        return self.strategy.propose(self.contexts[task_index], self.cost_model, n)
+
+    def measure(self, programs: Sequence[Program]) -> list[MeasureResult]:
+        """Build, check and time ``programs``; failures are results with an error kind."""
+        return self.runner.run(list(programs))
+
+    def commit(self, task_index: int, programs: Sequence[Program],
+               results: Sequence[MeasureResult], round_index: int) -> None:
+        """Append the round's records to the database (durable on return) and tell the
+        search what was measured."""
+        records = [
+            TuningRecord.from_measurement(program, result, _extra(program, self.contexts[
+                task_index], round_index))
+            for program, result in zip(programs, results)
+        ]
+        self.database.commit(records)
+        self.contexts[task_index].add_measured(programs, [r.median for r in results])
+
+    def update_model(self, programs: Sequence[Program],
+                     results: Sequence[MeasureResult]) -> None:
+        """Train the cost model on the round's measurements."""
+        if programs:
+            self.cost_model.update(list(programs), list(results))
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self) -> TuneResult:
+        """Tune until ``trials`` programs are measured or no task has new programs."""
+        start = time.perf_counter()
+        task_index = 0
+        try:
+            while len(self._records()) < self.trials and len(self._exhausted) < len(self.tasks):
+                if task_index in self._exhausted:
+                    task_index = (task_index + 1) % len(self.tasks)
+                    continue
+                self._round(task_index, start)
+                task_index = (task_index + 1) % len(self.tasks)
+        finally:
+            if self._own_runner:
+                self.runner.close()
+        return TuneResult(
+            tasks=self.tasks,
+            bests=self.bests(),
+            rounds=list(self.rounds),
+            curves={task.name: self.curve(task) for task in self.tasks},
+            work_dir=None if self.work_dir is None else str(self.work_dir),
+            wall_s=time.perf_counter() - start,
+        )
+
+    def _round(self, task_index: int, start: float) -> None:
+        task = self.tasks[task_index]
+        n = min(self.batch_size, self.trials - len(self._records()))
+        times = {}
+        tick = time.perf_counter()
+        programs = self.propose(task_index, n)
+        times.update(self.strategy.last_stats)
+        times.setdefault("search", time.perf_counter() - tick)
+        if not programs:
+            self._exhausted.add(task_index)
+            self._say(f"{task.name}: the search space has no unmeasured programs left")
+            return
+        tick = time.perf_counter()
+        results = self.measure(programs)
+        runner_s = time.perf_counter() - tick
+        times["build"] = sum(r.build_s for r in results)
+        times["measure"] = max(runner_s - times["build"], 0.0)
+        self.commit(task_index, programs, results, len(self.rounds))
+        tick = time.perf_counter()
+        self.update_model(programs, results)
+        times["model_update"] = time.perf_counter() - tick
+        errors: dict[str, int] = {}
+        for result in results:
+            if not result.ok:
+                errors[result.error_kind.value] = errors.get(result.error_kind.value, 0) + 1
+        best = self.bests().get(task.name)
+        stats = RoundStats(
+            round=len(self.rounds), task=task.name, trials=len(programs),
+            total_trials=len(self._records()), best_gflops=best.gflops if best else 0.0,
+            elapsed_s=time.perf_counter() - start, times=times, errors=errors,
+        )
+        self.rounds.append(stats)
+        outside = stats.outside_measurement_s
+        self._say(
+            f"[round {stats.round}] {task.name}: trials {stats.total_trials}/{self.trials}, "
+            f"best {stats.best_gflops:.1f} GFLOP/s, elapsed {stats.elapsed_s:.1f}s "
+            f"(search+model {outside:.1f}s, build {times['build']:.1f}s, "
+            f"measure {times['measure']:.1f}s"
+            + (f", failed {sum(errors.values())}" if errors else "") + ")")
+        for callback in self.callbacks:
+            callback(self, stats, programs, results)
+
+    # -- what the records say ----------------------------------------------------------
+
+    def _records(self) -> list[TuningRecord]:
+        keys = {t.workload_key for t in self.tasks}
+        return [r for r in self.database.records() if r.workload_key in keys]
+
+    def bests(self) -> dict[str, BestProgram]:
+        """The best measured program of each task that has one."""
+        bests = {}
+        for task in self.tasks:
+            top = self.database.best(task.workload_key, 1, target=task.target.kind)
+            if top:
+                bests[task.name] = BestProgram(task, top[0])
+        return bests
+
+    def curve(self, task: Task) -> list[tuple[int, float]]:
+        """``(trials, best GFLOP/s so far)`` after each measured program of ``task``."""
+        best, points = 0.0, []
+        records = self.database.records(task.workload_key, target=task.target.kind)
+        for i, record in enumerate(records, start=1):
+            if record.ok:
+                best = max(best, task.flop_count / record.latency_s / 1e9)
+            points.append((i, best))
+        return points
+
+    def _resume(self) -> None:
+        """Feed records of earlier runs to the search contexts and the cost model."""
+        programs, results = [], []
+        for task, context in zip(self.tasks, self.contexts):
+            records = self.database.records(task.workload_key, target=task.target.kind)
+            for record in records:
+                program = _rebuild(record, task, context)
+                if program is None:
+                    context.measured_keys.add(record.program_key)
+                    continue
+                context.add_measured([program], [record.latency_s])
+                programs.append(program)
+                results.append(record.result)
+            if records:
+                self._say(f"{task.name}: resuming from {len(records)} records")
+        self.update_model(programs, results)
+
+    def _say(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
+
+
+def _extra(program: Program, context: SearchContext, round_index: int) -> dict:
+    """What the search needs to rebuild a record's decisions on resume."""
+    extra = {"round": round_index}
+    if program.decisions is not None and program.sketch in context.sketches:
+        extra["sketch"] = context.sketches.index(program.sketch)
+        extra["decisions"] = json.loads(json.dumps(program.decisions))
+    return extra
+
+
+def _rebuild(record: TuningRecord, task: Task, context: SearchContext) -> Program | None:
+    """The record's program, with its decisions when they still reproduce its steps."""
+    try:
+        program = record.to_program(task)
+    except ValueError:
+        return None
+    sketch_index, decisions = record.extra.get("sketch"), record.extra.get("decisions")
+    if isinstance(sketch_index, int) and 0 <= sketch_index < len(context.sketches) \
+            and isinstance(decisions, dict):
+        try:
+            again = context.annotator.complete(context.sketches[sketch_index], context.rng,
+                                               decisions)
+        except ValueError:
+            return program
+        if again.steps == program.steps:
+            return again
+    return program
+
+
+def _check_tasks(tasks) -> list[Task]:
+    tasks = [tasks] if isinstance(tasks, Task) else list(tasks)
+    if not tasks:
+        raise ValueError("tune needs at least one task")
+    for i, task in enumerate(tasks):
+        if not isinstance(task, Task):
+            raise TypeError(f"task {i} is a {type(task).__name__}; expected a schedlab.Task")
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"task names must differ, got {names}")
+    return tasks
+
+
+def tune(task_or_tasks: Task | Sequence[Task], trials: int = 256,
+         work_dir: str | os.PathLike | None = None, **options) -> TuneResult:
+    """Tune one task or several: search, build and measure until ``trials`` programs of
+    them have been measured, and return the best ones.
+
+    ``options`` are the keyword arguments of :class:`Tuner` (search, cost_model, measure,
+    batch_size, seed, ...). Called again with the same ``work_dir``, it continues where the
+    earlier run stopped: nothing recorded there is measured again.
+
+    Raises:
+        ValueError / TypeError: an invalid task, option or option value, named.
+    """
+    return Tuner(task_or_tasks, trials=trials, work_dir=work_dir, **options).run()
+

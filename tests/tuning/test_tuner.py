@@ -1,0 +1,93 @@
+"""The tuning loop with fake measurements: rounds, records, resume, failures, errors."""
+
+import pytest
+
+from schedlab.database import JSONDatabase
+from schedlab.testing.fake_tuning import OracleCostModel, OracleRunner
+from schedlab.tuning import RECORDS_FILE, Tuner, tune
+from schedlab.workloads import create
+
+FAST = {"search_options": {"population": 48, "generations": 2}, "batch_size": 8, "log": None}
+
+
+@pytest.fixture(scope="module")
+def task():
+    return create("matmul", M=64, N=64, K=32)
+
+
+def test_rounds_measure_new_programs_and_improve(task):
+    runner = OracleRunner()
+    result = tune(task, trials=40, runner=runner, cost_model=OracleCostModel(), **FAST)
+    assert len(runner.measured) == 40 == len(set(runner.measured))
+    assert [r.trials for r in result.rounds] == [8] * 5
+    assert result.best.latency_s == min(runner.latencies)
+    assert result.best.gflops > 0 and result.best.steps
+    curve = result.curve
+    assert len(curve) == 40 and all(a[1] <= b[1] for a, b in zip(curve, curve[1:]))
+    for stats in result.rounds:
+        assert set(stats.times) >= {"search", "features", "predict", "model_update", "build",
+                                    "measure"}
+    assert 0 <= result.outside_measurement_share <= 1
+
+
+def test_resume_measures_nothing_twice(task, tmp_path):
+    first = OracleRunner()
+    tune(task, trials=16, work_dir=tmp_path, runner=first, cost_model=OracleCostModel(),
+         **FAST)
+    records = JSONDatabase(tmp_path / RECORDS_FILE).records()
+    assert len(records) == 16
+    second = OracleRunner()
+    result = tune(task, trials=32, work_dir=tmp_path, runner=second,
+                  cost_model=OracleCostModel(), **FAST)
+    assert len(second.measured) == 16
+    assert not set(second.measured) & set(first.measured)
+    again = JSONDatabase(tmp_path / RECORDS_FILE).records()
+    assert len(again) == 32 and again[:16] == records
+    assert len({r.program_key for r in again}) == 32
+    assert len(result.curve) == 32
+    # records of the first run carry decisions that rebuild their programs
+    tuner = Tuner(task, trials=32, work_dir=tmp_path, runner=OracleRunner(),
+                  cost_model=OracleCostModel(), **FAST)
+    assert len(tuner.contexts[0].measured) == 32
+    assert all(p.decisions for _, p in tuner.contexts[0].measured)
+    assert tuner.run().rounds == []  # budget already spent
+
+
+def test_failures_are_recorded_and_do_not_stop_the_run(task):
+    runner = OracleRunner(fail_every=3)
+    result = tune(task, trials=24, runner=runner, cost_model=OracleCostModel(), **FAST)
+    assert sum(sum(r.errors.values()) for r in result.rounds) == 8
+    assert result.best.latency_s < float("inf")
+
+
+def test_several_tasks_take_turns():
+    tasks = [create("matmul", M=32, N=32, K=32), create("dense", M=16, N=32, K=32)]
+    result = tune(tasks, trials=32, runner=OracleRunner(), cost_model=OracleCostModel(),
+                  **FAST)
+    assert [r.task for r in result.rounds] == [t.name for t in tasks] * 2
+    assert set(result.bests) == {t.name for t in tasks}
+
+
+def test_bad_options_are_named(task, tmp_path):
+    with pytest.raises(ValueError, match="trials"):
+        tune(task, trials=-1, log=None)
+    with pytest.raises(ValueError, match="batch_size"):
+        tune(task, trials=8, batch_size=0, log=None)
+    with pytest.raises(TypeError, match="populaton"):
+        tune(task, trials=8, search_options={"populaton": 3}, log=None)
+    with pytest.raises(TypeError, match="expected a schedlab.Task"):
+        tune(["matmul"], trials=8, log=None)
+    with pytest.raises(TypeError, match="surch"):
+        tune(task, trials=8, surch="random", log=None)
+    with pytest.raises(ValueError, match="unknown search strategy"):
+        tune(task, trials=8, search="annealing", work_dir=tmp_path / "bad", log=None)
+    assert not (tmp_path / "bad").exists()  # nothing half-written
+
+
+def test_the_same_seed_proposes_the_same_programs(task):
+    runs = []
+    for _ in range(2):
+        runner = OracleRunner()
+        tune(task, trials=16, runner=runner, cost_model=OracleCostModel(), seed=7, **FAST)
+        runs.append(runner.measured)
+    assert runs[0] == runs[1]

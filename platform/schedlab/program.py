@@ -34,6 +34,16 @@ class Program:
         self.decisions: dict | None = None
         self.decision_spaces: dict | None = None
 
+    @classmethod
+    def from_replayed(cls, task: Task, steps: tuple[Step, ...], state: State) -> Program:
+        """A program whose ``steps`` were already replayed into ``state`` (by the
+        annotator, step by step), so they are not replayed again. The caller vouches that
+        ``state`` is what replaying ``steps`` gives."""
+        program = cls.__new__(cls)
+        program.task, program.steps, program.state = task, tuple(steps), state
+        program.sketch = program.decisions = program.decision_spaces = None
+        return program
+
     @functools.cached_property
     def func(self) -> PrimFunc:
         """The lowered loop-IR kernel."""

@@ -88,7 +88,7 @@ class Annotator:
         if task.target.kind == "cuda":
             bind_threads(lambda: state, task.target, rng, do)
             self._unroll(lambda: state, task.target, decider, do)
-            program = self._program(task, steps, sketch, decider)
+            program = self._program(task, steps, state, sketch, decider)
             problems = verify_gpu(program)
             if problems:
                 raise ValueError("; ".join(problems))
@@ -97,13 +97,13 @@ class Annotator:
         self._parallel(lambda: state, task.target.num_cores, decider, do)
         self._vectorize(lambda: state, task.target, do)
         self._unroll(lambda: state, task.target, decider, do)
-        program = self._program(task, steps, sketch, decider)
+        program = self._program(task, steps, state, sketch, decider)
         _ = program.func  # lowers (and caches) or raises LoweringError for a bad location
         return program
 
     @staticmethod
-    def _program(task, steps, sketch, decider: Decider) -> Program:
-        program = Program(task, steps)
+    def _program(task, steps, state, sketch, decider: Decider) -> Program:
+        program = Program.from_replayed(task, steps, state)
         program.decisions = decider.made
         program.decision_spaces = decider.spaces
         program.sketch = sketch

@@ -8,7 +8,7 @@ extents of a stage moved with ``compute_at`` come from bounds inference during l
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..te import ComputeDAG, ComputeOp, Operation, PlaceholderOp
 
@@ -17,6 +17,16 @@ ANNOTATIONS = (
     "blockIdx.x", "blockIdx.y", "blockIdx.z", "threadIdx.x", "threadIdx.y", "threadIdx.z",
     "vthread",
 )
+
+
+def evolve(obj, **changes):
+    """A copy of a frozen state dataclass with ``changes``: ``dataclasses.replace`` without
+    re-running ``__init__``. These classes validate nothing in it, and replaying a schedule
+    copies them tens of thousands of times per second during search."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 @dataclass(frozen=True)
@@ -135,7 +145,7 @@ class State:
     def with_stage(self, index: int, stage: Stage) -> State:
         stages = list(self.stages)
         stages[index] = stage
-        return replace(self, stages=tuple(stages))
+        return evolve(self, stages=tuple(stages))
 
     def consumers(self, name: str) -> list[int]:
         """Indices of the stages whose op reads the tensor ``name``."""

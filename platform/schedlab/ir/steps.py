@@ -8,7 +8,7 @@ steps replays deterministically on the task's initial state. ``apply`` raises
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import ClassVar
 
 from ..te import ComputeOp, Reduce
@@ -21,6 +21,7 @@ from .state import (
     Split,
     Stage,
     State,
+    evolve,
     split_extents,
     stage_for,
 )
@@ -47,7 +48,7 @@ class Step:
     def apply(self, state: State) -> State:
         try:
             new = self._apply(state, self._stage(state))
-            return replace(new, history=state.history + (self,))
+            return evolve(new, history=state.history + (self,))
         except StepError:
             raise
         except ValueError as exc:
@@ -132,7 +133,7 @@ def _split(step: Step, state: State, stage: Stage, it: Iterator, lengths: tuple)
     index = stage.iter_index(it.name)
     iters = stage.iters[:index] + children + stage.iters[index + 1 :]
     relation = Split(it.name, names, lengths)
-    new = replace(stage, iters=iters, relations=stage.relations + (relation,))
+    new = evolve(stage, iters=iters, relations=stage.relations + (relation,))
     return state.with_stage(state.stage_index(stage.name), new)
 
 
@@ -212,12 +213,12 @@ class FuseStep(Step):
         fused = Iterator(fused_name, math.prod(it.extent for it in its), its[0].kind)
         iters = stage.iters[: ids[0]] + (fused,) + stage.iters[ids[-1] + 1 :]
         relation = Fuse(tuple(it.name for it in its), fused_name)
-        new = replace(stage, iters=iters, relations=stage.relations + (relation,))
+        new = evolve(stage, iters=iters, relations=stage.relations + (relation,))
         state = state.with_stage(self.stage_id, new)
         moved = Attach("at", stage.name, fused_name)
         for i, other in enumerate(state.stages):
             if other.attach == Attach("at", stage.name, its[-1].name):
-                state = state.with_stage(i, replace(other, attach=moved))
+                state = state.with_stage(i, evolve(other, attach=moved))
         return state
 
 
@@ -242,7 +243,7 @@ class ReorderStep(Step):
         if sorted(self.order) != list(range(len(stage.iters))):
             self.fail(f"order must be a permutation of 0..{len(stage.iters) - 1}")
         iters = tuple(stage.iters[i] for i in self.order)
-        return state.with_stage(self.stage_id, replace(stage, iters=iters))
+        return state.with_stage(self.stage_id, evolve(stage, iters=iters))
 
 
 @dataclass(frozen=True)
@@ -262,8 +263,8 @@ class AnnotateStep(Step):
         if self.annotation == "parallel" and it.kind != "spatial":
             self.fail(f"only spatial loops can run in parallel; {it.name!r} is a reduction")
         iters = list(stage.iters)
-        iters[self.iter_id] = replace(it, annotation=self.annotation)
-        return state.with_stage(self.stage_id, replace(stage, iters=tuple(iters)))
+        iters[self.iter_id] = evolve(it, annotation=self.annotation)
+        return state.with_stage(self.stage_id, evolve(stage, iters=tuple(iters)))
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ class AutoUnrollStep(Step):
     def _apply(self, state, stage):
         if not isinstance(self.max_step, int) or self.max_step < 0:
             self.fail("max_step must be a non-negative int")
-        return state.with_stage(self.stage_id, replace(stage, auto_unroll_max_step=self.max_step))
+        return state.with_stage(self.stage_id, evolve(stage, auto_unroll_max_step=self.max_step))
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,7 @@ class ComputeAtStep(Step):
         if self.target_stage_id <= self.stage_id:
             self.fail(f"target {target.name!r} must come after {stage.name!r}")
         attach = Attach("at", target.name, it.name)
-        return state.with_stage(self.stage_id, replace(stage, attach=attach))
+        return state.with_stage(self.stage_id, evolve(stage, attach=attach))
 
 
 def _inside(state: State, consumers: list[int], target: str) -> bool:
@@ -335,7 +336,7 @@ class ComputeRootStep(Step):
     kind: ClassVar[str] = "compute_root"
 
     def _apply(self, state, stage):
-        return state.with_stage(self.stage_id, replace(stage, attach=Attach()))
+        return state.with_stage(self.stage_id, evolve(stage, attach=Attach()))
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,7 @@ class ComputeInlineStep(Step):
         for other in state.stages:
             if other.attach.kind == "at" and other.attach.target == stage.name:
                 self.fail(f"stage {other.name!r} is computed inside {stage.name!r}")
-        return state.with_stage(self.stage_id, replace(stage, attach=Attach("inline")))
+        return state.with_stage(self.stage_id, evolve(stage, attach=Attach("inline")))
 
 
 def _swap_ops(state: State, index: int, new_ops: list, extra_names: dict) -> State:
@@ -370,8 +371,8 @@ def _swap_ops(state: State, index: int, new_ops: list, extra_names: dict) -> Sta
         new_op = retarget_reads(st.op, replace_tensors)
         if new_op is not st.op:
             replace_tensors[id(st.op.output)] = new_op.output
-        stages.append(replace(st, op=new_op))
-    return replace(state, stages=tuple(stages))
+        stages.append(evolve(st, op=new_op))
+    return evolve(state, stages=tuple(stages))
 
 
 def _require_new_name(step: Step, state: State, name: str) -> None:
@@ -404,7 +405,7 @@ class CacheWriteStep(Step):
         _require_new_name(self, state, f"{stage.name}.{self.scope}")
         cache, out = cache_write_ops(stage.op, self.scope)
         state = _swap_ops(state, self.stage_id, [cache, out], {id(stage.op.output): out.output})
-        cached = replace(state.stages[self.stage_id], scope=self.scope)
+        cached = evolve(state.stages[self.stage_id], scope=self.scope)
         return state.with_stage(self.stage_id, cached)
 
 
@@ -434,7 +435,7 @@ class CacheReadStep(Step):
         cache = copy_op(f"{stage.name}.{self.scope}", stage.op.output, tuple(self.layout))
         readers = {state.stages[r].name for r in self.reader_ids}
         stages = list(state.stages[: self.stage_id + 1]) + [
-            replace(stage_for(cache), scope=self.scope)
+            evolve(stage_for(cache), scope=self.scope)
         ]
         source_id = id(stage.op.output)
         replace_tensors = {source_id: (cache.output, tuple(self.layout))
@@ -450,8 +451,8 @@ class CacheReadStep(Step):
                                                 if k != source_id})
             if new_op is not st.op:
                 replace_tensors[id(st.op.output)] = new_op.output
-            stages.append(replace(st, op=new_op))
-        return replace(state, stages=tuple(stages))
+            stages.append(evolve(st, op=new_op))
+        return evolve(state, stages=tuple(stages))
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,18 @@ def test_strategy_registry_and_options():
         EvolutionarySearch(population=1)
     with pytest.raises(TypeError):
         create_strategy(RandomSearch(), oversample=3)
+
+
+def test_worker_processes_complete_candidates_like_this_process(task):
+    context = SearchContext(task, rng=np.random.default_rng(8))
+    requests = [(i % len(context.sketches), None, i) for i in range(300)]
+    here = context.factory(0).complete(requests, with_features=True)
+    pooled = context.factory(2).complete(requests, with_features=True)
+    context.close()
+    assert len(here) == len(pooled) == 300
+    for a, b in zip(here, pooled):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.decisions == b.decisions
+            np.testing.assert_array_equal(a.features, b.features)
+            assert b.program is None and a.program is not None

@@ -48,12 +48,33 @@ class SearchContext:
     measured_keys: set[str] = field(default_factory=set)
     measured: list[tuple[float, Program]] = field(default_factory=list)
     features: dict[tuple, np.ndarray] = field(default_factory=dict)
+    _factory: object = field(default=None, repr=False)
 
     def __post_init__(self):
         if not self.sketches:
             self.sketches = generate_sketches(self.task)
         if not self.sketches:
             raise ValueError(f"task {self.task.name!r} has no sketches")
+
+    def factory(self, workers: int | None = None):
+        """The :class:`~schedlab.search.candidates.CandidateFactory` of this task, with a
+        pool of ``workers`` processes (0: none; ``None``: whatever the current one has),
+        kept until :meth:`close`."""
+        from .candidates import CandidateFactory
+
+        if self._factory is not None and workers is None:
+            return self._factory
+        workers = workers or 0
+        if self._factory is None or self._factory.workers != workers:
+            self.close()
+            self._factory = CandidateFactory(self.annotator, self.sketches, workers)
+        return self._factory
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self._factory is not None:
+            self._factory.close()
+            self._factory = None
 
     def sample(self, n: int) -> list[Program]:
         """``n`` random programs, sketches taken in random order; fewer if completions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 
@@ -10,8 +11,9 @@ import numpy as np
 from ..database import program_key
 from ..program import Program
 from .base import SearchContext, SearchStrategy, decision_key
+from .candidates import Candidate
 from .mutators import DEFAULT_MUTATION_WEIGHTS, MUTATORS, crossover
-from .scoring import score_programs
+from .scoring import score_candidates, uses_features
 
 
 class EvolutionarySearch(SearchStrategy):
@@ -35,7 +37,10 @@ class EvolutionarySearch(SearchStrategy):
         eps_greedy: share of each proposal drawn at random instead of by score.
         init_measured_ratio: at most this share of the first generation are the fastest
             measured programs; random samples fill the rest.
-        retries: attempts to make one child before its parent is copied instead.
+        retries: attempts to vary a parent before it is copied instead.
+        workers: processes that complete and featurize candidates (0: this process only;
+            ``None``: one per core of this machine). They run between measurements, never
+            during one.
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class EvolutionarySearch(SearchStrategy):
         eps_greedy: float = 0.05,
         init_measured_ratio: float = 0.2,
         retries: int = 3,
+        workers: int | None = None,
     ):
         super().__init__()
         if not isinstance(population, int) or population < 2:
@@ -76,67 +82,92 @@ class EvolutionarySearch(SearchStrategy):
         self.eps_greedy = eps_greedy
         self.init_measured_ratio = init_measured_ratio
         self.retries = retries
+        self.workers = len(os.sched_getaffinity(0)) if workers is None else int(workers)
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {workers!r}")
 
     def propose(self, context: SearchContext, cost_model, n: int) -> list[Program]:
         stats = {"search": 0.0, "features": 0.0, "predict": 0.0}
         start = time.perf_counter()
-        known: dict[tuple, Program] = {}  # every program seen this round, by decisions
+        rng = context.rng
+        # Workers return features; a model that scores programs needs them made here.
+        features_wanted = uses_features(cost_model)
+        factory = context.factory(self.workers if features_wanted else 0)
+        known: dict[tuple, Candidate] = {}  # every candidate seen this round, by decisions
 
-        def admit(programs):
+        def admit(candidates):
             unique = []
-            for program in programs:
-                key = decision_key(program)
+            for candidate in candidates:
+                if candidate is None:
+                    continue
+                key = decision_key(candidate)
                 if key not in known:
-                    known[key] = program
-                    unique.append(program)
+                    known[key] = candidate
+                    unique.append(candidate)
             return unique
 
-        seeds = context.best_measured(int(self.population * self.init_measured_ratio))
-        population = admit(seeds + context.sample(self.population - len(seeds)))
-        best: dict[tuple, tuple[float, Program]] = {}  # unmeasured candidates by score
+        seeds = [Candidate(p.sketch, p.decisions, p.decision_spaces, None, p)
+                 for p in context.best_measured(int(self.population * self.init_measured_ratio))]
+        requests = [(int(rng.integers(len(context.sketches))), None, _seed(rng))
+                    for _ in range(self.population - len(seeds))]
+        population = admit(seeds + factory.complete(requests, features_wanted))
+        best: dict[tuple, tuple[float, Candidate]] = {}  # candidates by score
         for generation in range(self.generations):
-            scores = score_programs(context, cost_model, population, stats)
-            for program, score in zip(population, scores):
-                best[decision_key(program)] = (float(score), program)
-            if generation == self.generations - 1:
+            scores = score_candidates(context, cost_model, population, stats)
+            for candidate, score in zip(population, scores):
+                best[decision_key(candidate)] = (float(score), candidate)
+            if generation == self.generations - 1 or not population:
                 break
-            population = self._breed(context, population, scores, known, admit)
-        stats["search"] = time.perf_counter() - start - stats["features"] - stats["predict"]
+            population = self._breed(context, factory, population, scores, known,
+                                     features_wanted)
+            admit(population)
 
         ranked = sorted(best.values(), key=lambda item: -item[0])
         n_random = min(n, int(round(n * self.eps_greedy)))
-        chosen = _unmeasured(context, (p for _, p in ranked), n - n_random)
+        programs = (factory.program(c) for _, c in ranked)
+        chosen = _unmeasured(context, (p for p in programs if p is not None), n - n_random)
         chosen += _unmeasured(context, context.sample(2 * (n - len(chosen))), n - len(chosen),
                               {program_key(p) for p in chosen})
+        stats["search"] = time.perf_counter() - start - stats["features"] - stats["predict"]
         self.last_stats = stats
         return chosen
 
-    def _breed(self, context, population, scores, known, admit) -> list[Program]:
+    def _breed(self, context, factory, population, scores, known, features_wanted):
+        """The next generation: one child per slot, the parent itself where no child
+        could be made."""
         rng = context.rng
         weights = np.maximum(np.asarray(scores, float), 0.0)
         # Scores may all be zero (an untrained model): then parents are drawn uniformly.
         weights = weights + (weights.max() * 1e-3 if weights.max() > 0 else 1.0)
         weights /= weights.sum()
         by_sketch: dict[int, list[int]] = {}
-        for i, program in enumerate(population):
-            by_sketch.setdefault(id(program.sketch), []).append(i)
-        children = []
-        parents = rng.choice(len(population), size=self.population, p=weights)
-        for parent_index in parents:
+        for i, candidate in enumerate(population):
+            by_sketch.setdefault(id(candidate.sketch), []).append(i)
+        sketch_index = {id(s): i for i, s in enumerate(context.sketches)}
+        children: list = []
+        requests, slots = [], []
+        for parent_index in rng.choice(len(population), size=self.population, p=weights):
             parent = population[parent_index]
-            child = None
+            decisions = None
             for _ in range(self.retries):
                 decisions = self._vary(parent, population, by_sketch, weights, rng)
-                if decisions is None:
-                    continue
-                key = (id(parent.sketch), tuple(sorted(decisions.items())))
-                child = known.get(key) or context.replay(parent, decisions)
-                if child is not None:
+                if decisions is not None:
                     break
-            children.append(child or parent)
-        admit(children)
+            if decisions is None:
+                children.append(parent)
+                continue
+            key = (id(parent.sketch), tuple(sorted(decisions.items())))
+            if key in known:
+                children.append(known[key])
+                continue
+            children.append(parent)  # replaced below if the child completes
+            slots.append(len(children) - 1)
+            requests.append((sketch_index[id(parent.sketch)], decisions, _seed(rng)))
+        for slot, child in zip(slots, factory.complete(requests, features_wanted)):
+            if child is not None:
+                key = decision_key(child)
+                children[slot] = known.setdefault(key, child)
         return children
-
     def _vary(self, parent, population, by_sketch, weights, rng) -> dict | None:
         if rng.random() < self.crossover_probability:
             mates = by_sketch[id(parent.sketch)]
@@ -164,3 +195,7 @@ def _unmeasured(context: SearchContext, programs, n: int, taken: set | None = No
         chosen.append(program)
     return chosen
 
+
+
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(2**63))

@@ -1,4 +1,4 @@
-"""Cost-model scores of candidate programs, with their features cached in the context."""
+"""Cost-model scores of candidates, with their features cached in the search context."""
 
 from __future__ import annotations
 
@@ -12,14 +12,20 @@ from .base import SearchContext, decision_key
 MAX_CACHED_FEATURES = 200_000
 
 
-def score_programs(context: SearchContext, cost_model, programs, stats: dict) -> np.ndarray:
-    """Scores (higher is faster) of ``programs``; adds seconds spent to ``stats["features"]``
-    and ``stats["predict"]``."""
-    if not programs:
+def uses_features(cost_model) -> bool:
+    """Whether ``cost_model`` scores feature matrices (else it scores programs)."""
+    return getattr(cost_model, "uses_features", True)
+
+
+def score_candidates(context: SearchContext, cost_model, candidates, stats: dict) -> np.ndarray:
+    """Scores (higher is faster) of ``candidates``; adds the seconds spent extracting
+    features here to ``stats["features"]`` and predicting to ``stats["predict"]``."""
+    if not candidates:
         return np.zeros(0, np.float32)
-    if not getattr(cost_model, "uses_features", True):
+    if not uses_features(cost_model):
+        factory = context.factory()
         start = time.perf_counter()
-        scores = cost_model.predict(programs)
+        scores = cost_model.predict([factory.program(c) for c in candidates])
         stats["predict"] = stats.get("predict", 0.0) + time.perf_counter() - start
         return np.asarray(scores, np.float32)
     from ..features import extract_features
@@ -29,11 +35,14 @@ def score_programs(context: SearchContext, cost_model, programs, stats: dict) ->
     if len(cache) > MAX_CACHED_FEATURES:
         cache.clear()
     matrices = []
-    for program in programs:
-        key = decision_key(program)
-        matrix = cache.get(key)
+    for candidate in candidates:
+        key = decision_key(candidate)
+        matrix = candidate.features
         if matrix is None:
-            matrix = cache[key] = extract_features(program)
+            matrix = cache.get(key)
+        if matrix is None:
+            matrix = extract_features(context.factory().program(candidate))
+        candidate.features = cache[key] = matrix
         matrices.append(matrix)
     middle = time.perf_counter()
     scores = np.asarray(cost_model.predict_features(matrices), np.float32)

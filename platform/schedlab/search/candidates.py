@@ -1,0 +1,137 @@
+"""Candidates: programs as evolution sees them, completed in this process or in a pool.
+
+Evolution makes thousands of programs per round and measures a few dozen. Completing a
+sketch (replay and lowering) and extracting features is most of that work, and it is
+independent per program, so it can run in worker processes. What comes back is a
+:class:`Candidate`: its decisions, their spaces and its features, enough to score, mutate
+and cross it. Only the candidates chosen for measurement become programs again here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..program import Program
+
+# Requests per task sent to one worker: large enough to amortise pickling, small enough to
+# balance the load.
+_CHUNK = 128
+
+
+@dataclass(eq=False)
+class Candidate:
+    """A completed sketch: ``sketch``, ``decisions`` and ``decision_spaces`` as on a
+    :class:`~schedlab.Program` (what mutators and crossover read), plus its feature matrix
+    (``None`` when no feature was asked for) and the program itself when it was made in
+    this process."""
+
+    sketch: object
+    decisions: dict
+    decision_spaces: dict
+    features: np.ndarray | None = None
+    program: Program | None = None
+
+
+# A request: (sketch index, decisions or None for a random completion, seed).
+Request = tuple[int, "dict | None", int]
+
+
+def _complete(annotator, sketches, request: Request, with_features: bool):
+    """``(decisions, spaces, features, program)`` of one request, or ``None`` if the
+    completion does not lower."""
+    from ..features import extract_features
+
+    index, decisions, seed = request
+    try:
+        program = annotator.complete(sketches[index], np.random.default_rng(seed), decisions)
+        features = extract_features(program) if with_features else None
+    except ValueError:
+        return None
+    return program.decisions, program.decision_spaces, features, program
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(payload: bytes) -> None:
+    import pickle
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _WORKER["annotator"], _WORKER["sketches"] = pickle.loads(payload)
+
+
+def _complete_chunk(requests: list[Request], with_features: bool) -> list:
+    out = []
+    for request in requests:
+        done = _complete(_WORKER["annotator"], _WORKER["sketches"], request, with_features)
+        out.append(None if done is None else done[:3])  # the program stays here
+    return out
+
+
+class CandidateFactory:
+    """Completes requests into candidates for one task, in ``workers`` processes (0: in
+    this process). Results come back in request order and do not depend on the number of
+    workers: each request carries its own seed."""
+
+    def __init__(self, annotator, sketches, workers: int = 0):
+        self.annotator = annotator
+        self.sketches = list(sketches)
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def complete(self, requests: list[Request], with_features: bool) -> list[Candidate | None]:
+        if self.workers <= 0 or len(requests) < 2 * _CHUNK:
+            results = []
+            for request in requests:
+                done = _complete(self.annotator, self.sketches, request, with_features)
+                results.append(None if done is None else done)
+        else:
+            chunks = [requests[i:i + _CHUNK] for i in range(0, len(requests), _CHUNK)]
+            pool = self._ensure_pool()
+            results = [done for part in pool.map(_complete_chunk, chunks,
+                                                 [with_features] * len(chunks))
+                       for done in part]
+        candidates = []
+        for request, done in zip(requests, results):
+            if done is None:
+                candidates.append(None)
+                continue
+            decisions, spaces, features = done[:3]
+            program = done[3] if len(done) > 3 else None
+            candidates.append(Candidate(self.sketches[request[0]], decisions, spaces,
+                                        features, program))
+        return candidates
+
+    def program(self, candidate: Candidate) -> Program | None:
+        """The candidate as a program (made here if it was made in a worker)."""
+        if candidate.program is None:
+            try:
+                candidate.program = self.annotator.complete(
+                    candidate.sketch, np.random.default_rng(0), candidate.decisions)
+            except ValueError:
+                return None
+        return candidate.program
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            try:
+                import cloudpickle as pickler
+            except ImportError:  # pragma: no cover - cloudpickle is a dependency
+                import pickle as pickler
+            payload = pickler.dumps((self.annotator, self.sketches))
+            # A fresh interpreter, not a fork: LLVM's and OpenMP's threads make forking
+            # unsafe.
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(payload,))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

@@ -24,7 +24,8 @@ class EvolutionarySearch(SearchStrategy):
     next one: parents are drawn in proportion to their score and either crossed (two
     parents of the same sketch) or mutated. The best-scored programs never measured make
     the proposal, except an ``eps_greedy`` share of fresh random programs that keeps the
-    cost model learning about parts of the space it scores badly.
+    cost model learning about parts of the space it scores badly. While the cost model is
+    untrained (its ``trained`` is false), the proposal is random programs.
 
     Args:
         population: programs per generation (Ansor: 2048).
@@ -90,6 +91,12 @@ class EvolutionarySearch(SearchStrategy):
         stats = {"search": 0.0, "features": 0.0, "predict": 0.0}
         start = time.perf_counter()
         rng = context.rng
+        if not getattr(cost_model, "trained", True):
+            # An untrained model scores at random: evolving under it is random search at
+            # a hundred times the cost.
+            chosen = _unmeasured(context, context.sample(2 * n), n)
+            self.last_stats = {**stats, "search": time.perf_counter() - start}
+            return chosen
         # Workers return features; a model that scores programs needs them made here.
         features_wanted = uses_features(cost_model)
         factory = context.factory(self.workers if features_wanted else 0)

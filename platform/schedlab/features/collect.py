@@ -19,6 +19,7 @@ ELEMENT_BYTES = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1}
 SCOPES = ("global", "local", "shared")  # buffer slot scopes; "arg" counts as global
 ALLOC_SCOPES = ("arg", "global", "local", "shared")
 READ, WRITE, READ_WRITE = 0, 1, 2
+REUSE_LOOP, REUSE_SERIAL, REUSE_NONE = 0, 1, 2
 
 _LOOP_KIND = {"vec": "vectorize", "unroll": "unroll", "parallel": "parallel"}
 _POS = {name: i for i, name in enumerate(POSITIONS)}
@@ -33,30 +34,31 @@ _POS_CODE = {
 class Records:
     """Flat records of a batch of programs, as lists of numbers that numpy converts at once.
 
-    ``rows``: per store, ``[program, guard fraction, guards, auto-unroll max step]`` followed
-    by the op counts of one execution, the annotation and GPU features
+    Loops of extent 1 change nothing a feature measures, so the numeric records index only
+    the loops of extent > 1 ("levels": level ``k`` = the k-th such loop from the outside and
+    everything inside it; level ``len`` = a single iteration).
+
+    ``rows``: per store, ``[program, guard fraction, guards, auto-unroll max step, loops]``
+    followed by the op counts of one execution, the annotation and GPU features
     (``ANNOTATION_NAMES + GPU_NAMES``) and the allocation features (``ALLOC_NAMES``);
-    ``row_extents``: the extents of its loops, outermost first.
-    ``groups``: per buffer a store touches, ``(row, element bytes, READ/WRITE/READ_WRITE,
-    scope index in SCOPES, buffer elements, loads + stores per execution, innermost stride)``;
-    ``group_names``: the buffer names.
+    ``row_extents``: the extents (> 1) of its loops, outermost first.
+    ``groups``: per buffer a store touches, ``[row, element bytes, READ/WRITE/READ_WRITE,
+    scope index in SCOPES, buffer elements, loads + stores per execution, innermost stride,
+    reuse type (REUSE_LOOP / REUSE_SERIAL / REUSE_NONE), level inside the reuse loop, reuse
+    count]``; ``group_names``: the buffer names.
     ``accesses``: per distinct index expression of a group (consecutive per group),
-    ``(group, loads + stores with it, depth of the innermost loop moving the address or -1,
-    address step of that loop)``; ``access_terms``: its terms ``(|coef|, depth, values)``
+    ``(group, loads + stores with it, level of the innermost loop moving the address or -1,
+    address step of that loop)``; ``access_terms``: its terms ``(|coef|, level, values)``
     sorted by coefficient (see :func:`_access_terms`).
-    ``serial``: ``(group, depth, stores under that loop touching the buffer)`` where > 1;
-    ``appear``: ``(group, depth)`` of the loops its address depends on.
     """
 
     def __init__(self):
         self.rows: list[list[float]] = []
         self.row_extents: list[list[int]] = []
-        self.groups: list[tuple] = []
+        self.groups: list[list[float]] = []
         self.group_names: list[str] = []
         self.accesses: list[tuple] = []
         self.access_terms: list[list[tuple[float, int, float]]] = []
-        self.serial: list[tuple[int, int, int]] = []
-        self.appear: list[tuple[int, int]] = []
 
 
 class _ProgramCache:
@@ -66,7 +68,7 @@ class _ProgramCache:
         self.var_extents = var_extents
         self.atoms: dict = {}
         self.affine: dict[int, tuple] = {}
-        self.index_ops: dict[int, tuple] = {}
+        self.index_vars: dict[int, frozenset] = {}
         self.guards: dict[int, float] = {}
         self.pieces: dict = {}
         self.slopes: dict = {}
@@ -79,24 +81,35 @@ def collect_program(func, state, is_gpu: bool, program_index: int, out: Records)
     _walk(func.body, [], [], [], stores, var_extents)
     cache = _ProgramCache(var_extents)
     max_step = {st.name: st.auto_unroll_max_step for st in state.stages}
-    touched: dict[tuple[int, str], int] = {}  # (loop id, buffer) -> stores under it
-    row_groups: list[tuple[tuple, list[tuple[int, str]]]] = []
+    touched: dict[tuple[int, str], int] = {}  # (loop id, buffer) -> stores under that loop
+    row_groups = []
     for store, loops, conds, allocs in stores:
         groups = _collect_row(store, loops, conds, allocs, cache, is_gpu, program_index,
                               max_step, out)
         row_groups.append((loops, groups))
-        names = [name for _, name in groups]
         for loop in loops:
             key = id(loop)
-            for name in names:
+            for _, name, _ in groups:
                 touched[(key, name)] = touched.get((key, name), 0) + 1
+    # Reuse, from the innermost loop out: a loop of extent > 1 that does not move the address
+    # (loop reuse), or a loop under which other stores touch the buffer too (serial reuse).
     for loops, groups in row_groups:
-        for depth, loop in enumerate(loops):
-            key = id(loop)
-            for g, name in groups:
-                count = touched[(key, name)]
+        inside = []  # inside[d]: level just inside loop d
+        level = 0
+        for f in loops:
+            level += f.extent > 1
+            inside.append(level)
+        for g, name, levels in groups:
+            record = out.groups[g]
+            for d in range(len(loops) - 1, -1, -1):
+                f = loops[d]
+                if f.extent > 1 and inside[d] - 1 not in levels:
+                    record[7:] = [REUSE_LOOP, inside[d], f.extent]
+                    break
+                count = touched[(id(f), name)]
                 if count > 1:
-                    out.serial.append((g, depth, count))
+                    record[7:] = [REUSE_SERIAL, inside[d], count - 1]
+                    break
 
 
 def _walk(stmt, loops, conds, allocs, stores, var_extents) -> None:
@@ -125,8 +138,11 @@ def _walk(stmt, loops, conds, allocs, stores, var_extents) -> None:
 
 def _collect_row(store, loops, conds, allocs, cache, is_gpu, program_index, max_step, out):
     row = len(out.rows)
-    extents = [f.extent for f in loops]
-    depth_of = {f.var: d for d, f in enumerate(loops)}
+    extents = [f.extent for f in loops if f.extent > 1]
+    level_of = {}  # loop variable -> level, for loops of extent > 1
+    for f in loops:
+        if f.extent > 1:
+            level_of[f.var] = len(level_of)
 
     # Operations: the value once, each distinct index expression once.
     counts = [0] * NUM_OP_SLOTS
@@ -134,25 +150,20 @@ def _collect_row(store, loops, conds, allocs, cache, is_gpu, program_index, max_
     count_ops(store.value, counts, loads)
     accesses: dict[str, list] = {}  # buffer name -> [buffer, read?, written?, {id: [idx, n]}]
     _add_access(accesses, store.buffer, store.index, True)
-    seen_index: set[int] = set()
-    pending = [store.index] + [ld.index for ld in loads]
     for ld in loads:
         _add_access(accesses, ld.buffer, ld.index, False)
+    seen_index: set[int] = set()
+    pending = [store.index] + [ld.index for ld in loads]
     while pending:
         index = pending.pop()
         if id(index) in seen_index:
             continue
         seen_index.add(id(index))
-        cached = cache.index_ops.get(id(index))
-        if cached is None:
-            index_counts = [0] * NUM_OP_SLOTS
-            nested: list = []
-            count_ops(index, index_counts, nested)
-            cached = cache.index_ops[id(index)] = (index_counts, nested)
-        for slot, c in enumerate(cached[0]):
+        form = _form(index, cache)
+        for slot, c in enumerate(form.counts):
             if c:
                 counts[slot] += c
-        for ld in cached[1]:
+        for ld in form.loads:
             _add_access(accesses, ld.buffer, ld.index, False)
             pending.append(ld.index)
 
@@ -164,38 +175,37 @@ def _collect_row(store, loops, conds, allocs, cache, is_gpu, program_index, max_
         guard *= frac
 
     groups = []
-    write_depths: set[int] = set()
+    n_levels = len(extents)
     for name, (buffer, is_read, is_written, indices) in accesses.items():
         g = len(out.groups)
-        groups.append((g, name))
         eb = ELEMENT_BYTES.get(buffer.dtype, 4)
         strides = []
-        depths: set[int] = set()
+        levels: set[int] = set()
         weight = 0
         for index, n_access in indices.values():
-            terms, slopes, index_depths = _access_terms(index, depth_of, extents, cache)
-            depths |= index_depths
-            if is_written and index is store.index:
-                write_depths |= index_depths
-            line_depth = max(slopes) if slopes else -1
+            terms, slopes = _access_terms(index, level_of, extents, cache)
+            levels.update(slopes)
+            levels.update(t[1] for t in terms)
+            line_level = max(slopes) if slopes else -1
             out.accesses.append(
-                (g, n_access, line_depth, abs(slopes[line_depth]) if slopes else 0.0))
+                (g, n_access, line_level, abs(slopes[line_level]) if slopes else 0.0))
             out.access_terms.append(terms)
-            inner = abs(slopes.get(len(loops) - 1, 0.0))
+            inner = abs(slopes.get(n_levels - 1, 0.0))
             if inner:
                 strides.append(inner)
             weight += n_access
+        groups.append((g, name, levels))
         access = READ_WRITE if is_read and is_written else WRITE if is_written else READ
         scope = SCOPES.index(buffer.scope) if buffer.scope in SCOPES else 0
-        out.groups.append((row, eb, access, scope, buffer.size, weight,
-                           min(strides) if strides else 0.0))
+        out.groups.append([row, eb, access, scope, buffer.size, weight,
+                           min(strides) if strides else 0.0, REUSE_NONE, 0, 0])
         out.group_names.append(name)
-        out.appear.extend((g, d) for d in depths)
 
     out.rows.append(
-        [program_index, guard, len(conds), max_step.get(store.buffer.name, 0)] + counts
-        + _annotation_features(loops, write_depths, is_gpu)
-        + _alloc_features(store.buffer, extents, allocs)
+        [program_index, guard, len(conds), max_step.get(store.buffer.name, 0), len(loops)]
+        + counts
+        + _annotation_features(loops, _index_vars(store.index, cache), is_gpu)
+        + _alloc_features(store.buffer, loops, allocs)
     )
     out.row_extents.append(extents)
     return groups
@@ -213,55 +223,63 @@ def _add_access(accesses, buffer, index, is_write) -> None:
         slot[1] += 1
 
 
-def _access_terms(index, depth_of, extents, cache):
-    """Terms ``(|coef|, depth, distinct values)`` of an index, sorted; the slope of the
-    address per loop depth; and the depths of the loops the index depends on."""
-    form = cache.affine.get(id(index))
-    if form is None:
-        form = cache.affine[id(index)] = affine(index, cache.atoms)
+def _access_terms(index, level_of, extents, cache):
+    """Terms ``(|coef|, level, distinct values)`` of an index, sorted, and the slope of the
+    address per level (nonzero ones only)."""
+    form = _form(index, cache)
     terms: list[tuple[float, int, float]] = []
     slopes: dict[int, float] = {}
-    depths: set[int] = set()
-    for term, coef in form[0].items():
+    for term, coef in form.terms.items():
         if type(term) is not Atom:
-            d = depth_of.get(term)
-            if d is None:
-                continue
-            depths.add(d)
-            if extents[d] > 1:
-                terms.append((abs(coef), d, extents[d]))
-                slopes[d] = slopes.get(d, 0.0) + coef
+            level = level_of.get(term)
+            if level is not None:
+                terms.append((abs(coef), level, extents[level]))
+                slopes[level] = slopes.get(level, 0.0) + coef
             continue
-        var_depths = tuple(depth_of.get(v, -1) for v in term.vars)
-        depths.update(d for d in var_depths if d >= 0)
-        for mult, d, values in _atom_pieces(term, var_depths, extents, cache):
-            terms.append((abs(coef) * mult, d, values))
-        for v, d in zip(term.vars, var_depths):
-            if d >= 0 and extents[d] > 1:
+        var_levels = tuple(level_of.get(v, -1) for v in term.vars)
+        for mult, level, values in _atom_pieces(term, var_levels, extents, cache):
+            terms.append((abs(coef) * mult, level, values))
+        for v, level in zip(term.vars, var_levels):
+            if level >= 0:
                 key = (term, v)
                 s = cache.slopes.get(key)
                 if s is None:
                     s = cache.slopes[key] = slope(term.expr, v)
                 if s:
-                    slopes[d] = slopes.get(d, 0.0) + coef * s
+                    slopes[level] = slopes.get(level, 0.0) + coef * s
     terms.sort()
-    return terms, {d: s for d, s in slopes.items() if s}, depths
+    return terms, {level: s for level, s in slopes.items() if s}
 
 
-def _atom_pieces(atom, var_depths, extents, cache):
-    """An atom as mixed-radix pieces ``(coef multiplier, depth, values)``: the values it takes
-    when the loops at and inside each of its variables' depths run, the outer ones fixed."""
-    key = (atom, var_depths)
+def _form(index, cache):
+    form = cache.affine.get(id(index))
+    if form is None:
+        form = cache.affine[id(index)] = affine(index, cache.atoms)
+    return form
+
+
+def _index_vars(index, cache) -> frozenset:
+    """The loop variables an index expression depends on."""
+    found = cache.index_vars.get(id(index))
+    if found is None:
+        names = set()
+        for term in _form(index, cache).terms:
+            names.update(term.vars if type(term) is Atom else (term,))
+        found = cache.index_vars[id(index)] = frozenset(names)
+    return found
+
+
+def _atom_pieces(atom, var_levels, extents, cache):
+    """An atom as mixed-radix pieces ``(coef multiplier, level, values)``: the values it takes
+    when the loops at and inside each of its variables' levels run, the outer ones fixed."""
+    key = (atom, var_levels)
     pieces = cache.pieces.get(key)
     if pieces is not None:
         return pieces
-    levels = sorted({d for d in var_depths if d >= 0 and extents[d] > 1}, reverse=True)
     pieces = []
     mult, prev = 1.0, 1.0
-    for level in levels:
-        running = {
-            v: extents[d] for v, d in zip(atom.vars, var_depths) if d >= level
-        }
+    for level in sorted({lv for lv in var_levels if lv >= 0}, reverse=True):
+        running = {v: extents[lv] for v, lv in zip(atom.vars, var_levels) if lv >= level}
         lo, hi = bounds(atom.expr, running)
         values = float(hi - lo + 1)
         if values > prev:
@@ -272,18 +290,22 @@ def _atom_pieces(atom, var_depths, extents, cache):
     return pieces
 
 
-def _annotation_features(loops, write_depths, is_gpu) -> list[float]:
+def _annotation_features(loops, write_vars, is_gpu) -> list[float]:
+    # A loop is spatial if its variable appears in the stored index, else reduce; its place
+    # is taken among the loops of its class with extent > 1.
     first: dict[bool, int] = {}
     last: dict[bool, int] = {}
+    by_kind: dict[str, list[int]] = {}
     for d, f in enumerate(loops):
         if f.extent > 1:
-            cls = d in write_depths
+            cls = f.var in write_vars
             first.setdefault(cls, d)
             last[cls] = d
+        if f.kind != "serial":
+            by_kind.setdefault(f.kind, []).append(d)
     feats: list[float] = []
     for short in ANNOTATION_KINDS:
-        kind = _LOOP_KIND[short]
-        found = [d for d, f in enumerate(loops) if f.kind == kind]
+        found = by_kind.get(_LOOP_KIND[short])
         one_hot = [0.0] * len(POSITIONS)
         if not found:
             one_hot[_POS["none"]] = 1.0
@@ -291,7 +313,7 @@ def _annotation_features(loops, write_depths, is_gpu) -> list[float]:
             continue
         codes = set()
         for d in found:
-            cls = d in write_depths
+            cls = loops[d].var in write_vars
             if cls not in first or d >= last[cls]:
                 place = 0
             elif d <= first[cls]:
@@ -304,11 +326,12 @@ def _annotation_features(loops, write_depths, is_gpu) -> list[float]:
         feats += [float(len(found)), float(prod), float(loops[found[-1]].extent)] + one_hot
     feats.append(1.0 if is_gpu else 0.0)
     for binding in GPU_BINDINGS:
-        feats.append(float(math.prod(f.extent for f in loops if f.kind == binding)))
+        found = by_kind.get(binding)
+        feats.append(float(math.prod(loops[d].extent for d in found)) if found else 1.0)
     return feats
 
 
-def _alloc_features(buffer, extents, allocs) -> list[float]:
+def _alloc_features(buffer, loops, allocs) -> list[float]:
     eb = ELEMENT_BYTES.get(buffer.dtype, 4)
     scope = [0.0] * len(ALLOC_SCOPES)
     scope[ALLOC_SCOPES.index(buffer.scope) if buffer.scope in ALLOC_SCOPES else 0] = 1.0
@@ -317,12 +340,12 @@ def _alloc_features(buffer, extents, allocs) -> list[float]:
     sizes = {"local": 0, "shared": 0}
     for buf, depth in allocs:
         if buf is buffer:
-            alloc_outer = math.prod(extents[:depth])
+            alloc_outer = math.prod(f.extent for f in loops[:depth])
         if buf.scope in counts:
             counts[buf.scope] += 1
             sizes[buf.scope] += buf.size * ELEMENT_BYTES.get(buf.dtype, 4)
     nbytes = buffer.size * eb
-    inner = math.prod(extents) / alloc_outer
+    inner = math.prod(f.extent for f in loops) / alloc_outer
     return scope + [
         float(nbytes), float(alloc_outer), float(inner), float(nbytes * alloc_outer),
         float(counts["local"]), float(counts["shared"]),

@@ -86,9 +86,10 @@ def count_ops(expr: Expr, counts: list[int], loads: list[Load]) -> None:
 
 class Atom:
     """A non-affine part of an index (``floordiv(f, 64)``, ``floormod(x, 8)``, ...), treated
-    as one more variable: ``vars`` are the loop variables it depends on."""
+    as one more variable: ``vars`` are the loop variables it depends on; ``counts`` and
+    ``loads`` its operations and loads (as :func:`count_ops` gives them)."""
 
-    __slots__ = ("expr", "vars")
+    __slots__ = ("expr", "vars", "counts", "loads")
 
     def __init__(self, expr: Expr):
         self.expr = expr
@@ -101,43 +102,64 @@ class Atom:
             else:
                 stack.extend(children(node))
         self.vars = tuple(seen)
+        self.counts = [0] * NUM_OP_SLOTS
+        self.loads: list[Load] = []
+        count_ops(expr, self.counts, self.loads)
 
 
-def affine(expr: Expr, atoms: dict) -> tuple[dict, int]:
-    """``expr`` as ``sum(coef * term) + constant``.
+class IndexForm:
+    """An index expression as ``sum(coef * term) + constant``, with the operations evaluating
+    it costs and the loads inside it (indirect indexing)."""
+
+    __slots__ = ("terms", "constant", "counts", "loads")
+
+    def __init__(self, terms: dict, constant: int, counts: list[int], loads: list[Load]):
+        self.terms, self.constant, self.counts, self.loads = terms, constant, counts, loads
+
+
+def affine(expr: Expr, atoms: dict) -> IndexForm:
+    """``expr`` as an :class:`IndexForm`.
 
     Terms are loop variables (:class:`Var`) or :class:`Atom` s for the parts that are not
     affine; equal atoms (by structure) are one term, looked up and stored in ``atoms``.
     """
     terms: dict = {}
-    constant = _accumulate(expr, 1, terms, atoms)
-    return {t: c for t, c in terms.items() if c != 0}, constant
+    counts = [0] * NUM_OP_SLOTS
+    constant = _accumulate(expr, 1, terms, atoms, counts)
+    loads = [ld for term in terms if type(term) is Atom for ld in term.loads]
+    return IndexForm({t: c for t, c in terms.items() if c != 0}, constant, counts, loads)
 
 
-def _accumulate(e: Expr, scale: int, terms: dict, atoms: dict) -> int:
+def _accumulate(e: Expr, scale: int, terms: dict, atoms: dict, counts: list[int]) -> int:
     kind = type(e)
     if kind is Const:
         return scale * e.value
-    if kind is BinOp:
+    if kind is BinOp and e.dtype not in FLOAT_DTYPES:
         op = e.op
-        if op == "add":
-            return _accumulate(e.a, scale, terms, atoms) + _accumulate(e.b, scale, terms, atoms)
-        if op == "sub":
-            return _accumulate(e.a, scale, terms, atoms) + _accumulate(e.b, -scale, terms, atoms)
+        if op == "add" or op == "sub":
+            counts[I_ADDSUB] += 1
+            return _accumulate(e.a, scale, terms, atoms, counts) + _accumulate(
+                e.b, scale if op == "add" else -scale, terms, atoms, counts)
         if op == "mul":
             if type(e.b) is Const:
-                return _accumulate(e.a, scale * e.b.value, terms, atoms)
+                counts[I_MUL] += 1
+                return _accumulate(e.a, scale * e.b.value, terms, atoms, counts)
             if type(e.a) is Const:
-                return _accumulate(e.b, scale * e.a.value, terms, atoms)
+                counts[I_MUL] += 1
+                return _accumulate(e.b, scale * e.a.value, terms, atoms, counts)
     elif isinstance(e, Var):
         terms[e] = terms.get(e, 0) + scale
         return 0
     elif kind is Cast:
-        return _accumulate(e.value, scale, terms, atoms)
+        counts[CAST_OP] += 1
+        return _accumulate(e.value, scale, terms, atoms, counts)
     key = _structure(e)
     atom = atoms.get(key)
     if atom is None:
         atom = atoms[key] = Atom(e)
+    for slot, c in enumerate(atom.counts):
+        if c:
+            counts[slot] += c
     terms[atom] = terms.get(atom, 0) + scale
     return 0
 

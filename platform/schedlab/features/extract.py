@@ -11,7 +11,18 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .collect import ELEMENT_BYTES, READ, READ_WRITE, SCOPES, WRITE, Records, collect_program
+from .collect import (
+    ELEMENT_BYTES,
+    READ,
+    READ_WRITE,
+    REUSE_LOOP,
+    REUSE_NONE,
+    REUSE_SERIAL,
+    SCOPES,
+    WRITE,
+    Records,
+    collect_program,
+)
 from .exprs import FLOP_SLOTS, NUM_OP_SLOTS
 from .names import (
     ANNOTATION_NAMES,
@@ -83,7 +94,7 @@ def _lowered(program):
 
 # -- numeric part -------------------------------------------------------------------------------
 
-_ROW_HEAD = 4  # program, guard fraction, guards, auto-unroll max step (see Records)
+_ROW_HEAD = 5  # program, guard fraction, guards, auto-unroll max step, loops (see Records)
 _ANNOTATION_WIDTH = len(ANNOTATION_NAMES) + len(GPU_NAMES)
 
 
@@ -93,9 +104,8 @@ def _assemble(rec: Records) -> np.ndarray:
         return np.zeros((0, _NUM_FEATURES), np.float32)
     depth = max(1, max(len(e) for e in rec.row_extents))
     rows = np.array(rec.rows, dtype=np.float64)
-    n_loops = np.array([len(e) for e in rec.row_extents])
     ext = np.array([e + [1] * (depth - len(e)) for e in rec.row_extents], dtype=np.float64)
-    # inner_prod[r, L]: iterations of the loops at depth >= L (level L); 1 at level depth.
+    # inner_prod[r, L]: iterations of the loops at level >= L; 1 past the innermost.
     inner_prod = np.ones((n_rows, depth + 1))
     inner_prod[:, :depth] = np.cumprod(ext[:, ::-1], axis=1)[:, ::-1]
     outer_prod = inner_prod[:, 0]
@@ -111,23 +121,25 @@ def _assemble(rec: Records) -> np.ndarray:
     op_cols = np.concatenate([ops[:, :8], flops[:, None], ops[:, 8:]], axis=1)
     op_cols *= executions[:, None]
 
-    buffers, row_bytes = _buffer_features(rec, ext, inner_prod, executions, n_loops, depth)
+    buffers, row_bytes = _buffer_features(rec, inner_prod, executions, depth)
     curve = _intensity_curve(flops, inner_prod, row_bytes)
-    outer = np.stack([outer_prod, n_loops, rows[:, 3], rows[:, 2], guard, executions], axis=1)
+    outer = np.stack([outer_prod, rows[:, 4], rows[:, 3], rows[:, 2], guard, executions], axis=1)
     out = np.concatenate([op_cols, annotations, buffers, curve, alloc, outer], axis=1)
     out = np.where(_LOG_COLUMNS, np.log2(1.0 + np.maximum(out, 0.0)), out)
     return out.astype(np.float32)
 
 
-def _buffer_features(rec, ext, inner_prod, executions, n_loops, depth):
-    n_rows = ext.shape[0]
+def _buffer_features(rec, inner_prod, executions, depth):
+    n_rows = inner_prod.shape[0]
     n_groups = len(rec.groups)
     fields = len(BUFFER_FIELDS)
     if n_groups == 0:
         return np.zeros((n_rows, NUM_BUFFER_SLOTS * fields)), np.zeros((n_rows, depth + 1))
     groups = np.array(rec.groups, dtype=np.float64)
     g_row = groups[:, 0].astype(np.int64)
-    eb, access, scope, size, weight, stride = groups[:, 1:].T
+    eb, access, scope, size, weight, stride, reuse_type = groups[:, 1:8].T
+    reuse_level = groups[:, 8].astype(np.int64)
+    reuse_ct = groups[:, 9]
     accesses = np.array(rec.accesses, dtype=np.float64)
     a_group = accesses[:, 0].astype(np.int64)
     starts = np.searchsorted(a_group, np.arange(n_groups))  # accesses are grouped
@@ -143,41 +155,24 @@ def _buffer_features(rec, ext, inner_prod, executions, n_loops, depth):
 
     # Cache lines moved: per access, the innermost loop that moves the address sets the pace.
     a_row = g_row[a_group]
-    line_depth = accesses[:, 2].astype(np.int64)
+    line_level = accesses[:, 2].astype(np.int64)
     per_line = np.minimum(1.0, accesses[:, 3] * eb[a_group] / CACHE_LINE_BYTES)
-    a_lines = executions[a_row] / inner_prod[a_row, line_depth + 1] * per_line
+    a_lines = executions[a_row] / inner_prod[a_row, line_level + 1] * per_line
     g_lines = np.add.reduceat(np.maximum(a_lines, 1.0) * accesses[:, 1], starts)
     g_bytes = executions[g_row] * eb * weight
 
-    # Reuse: the innermost loop that leaves the address unchanged (loop reuse) or that holds
-    # several stores touching the buffer (serial reuse).
-    g_ext = ext[g_row]
-    valid = np.arange(depth)[None, :] < n_loops[g_row][:, None]
-    appear = np.zeros((n_groups, depth), bool)
-    if rec.appear:
-        ag, ad = np.array(rec.appear).T
-        appear[ag, ad] = True
-    serial = np.zeros((n_groups, depth))
-    if rec.serial:
-        sg, sd, sc = np.array(rec.serial).T
-        serial[sg, sd] = sc
-    loop_reuse = valid & ~appear & (g_ext > 1)
-    candidates = loop_reuse | (valid & (serial > 1))
-    has_reuse = candidates.any(axis=1)
-    level = depth - 1 - np.argmax(candidates[:, ::-1], axis=1)
-    gi = np.arange(n_groups)
-    is_loop = has_reuse & loop_reuse[gi, level]
-    is_serial = has_reuse & ~is_loop
-    reuse_ct = np.where(is_loop, g_ext[gi, level], np.where(is_serial, serial[gi, level] - 1, 0))
-    dis_iter = np.where(has_reuse, inner_prod[g_row, level + 1], 0.0)
-    dis_bytes = np.where(has_reuse, row_bytes[g_row, level + 1], 0.0)
+    # Reuse (found by the collector): distance = what runs inside the reuse loop.
+    has_reuse = reuse_type != REUSE_NONE
+    dis_iter = np.where(has_reuse, inner_prod[g_row, reuse_level], 0.0)
+    dis_bytes = np.where(has_reuse, row_bytes[g_row, reuse_level], 0.0)
     divisor = np.maximum(reuse_ct, 1.0)
 
     feats = np.array([
         access == READ, access == WRITE, access == READ_WRITE,
         scope == 0, scope == SCOPES.index("local"), scope == SCOPES.index("shared"),
         g_bytes, g_unique_bytes[:, 0], g_lines, g_unique_lines,
-        is_loop, is_serial, ~has_reuse, dis_iter, dis_bytes, reuse_ct,
+        reuse_type == REUSE_LOOP, reuse_type == REUSE_SERIAL, ~has_reuse,
+        dis_iter, dis_bytes, reuse_ct,
         g_bytes / divisor, g_unique_bytes[:, 0] / divisor, g_lines / divisor,
         g_unique_lines / divisor, stride,
     ], dtype=np.float64).T
@@ -187,7 +182,7 @@ def _buffer_features(rec, ext, inner_prod, executions, n_loops, depth):
     name_rank = np.array([rank[name] for name in rec.group_names])
     order = np.lexsort((name_rank, -g_unique_bytes[:, 0], -g_lines, g_row))
     sorted_rows = g_row[order]
-    slot = gi - np.searchsorted(sorted_rows, sorted_rows, side="left")
+    slot = np.arange(n_groups) - np.searchsorted(sorted_rows, sorted_rows, side="left")
     keep = slot < NUM_BUFFER_SLOTS
     out = np.zeros((n_rows, NUM_BUFFER_SLOTS, fields))
     out[sorted_rows[keep], slot[keep]] = feats[order[keep]]

@@ -47,15 +47,15 @@ local/shared``
 ``lines``              cache lines (64 B) moved: executions / iterations of the loops inside
                        the innermost loop that moves the address, times min(1, stride bytes / 64)
 ``unique_lines``       distinct cache lines touched by the whole loop nest
-``reuse_loop``         *raw* one-hot reuse type: some loop (innermost such one taken) does not
-``reuse_serial``       move the address (loop reuse); or several stores under one loop touch
-``reuse_none``         the buffer (serial reuse); or none
+``reuse_loop``         *raw* one-hot reuse type, from the innermost loop out: a loop of
+``reuse_serial``       extent > 1 that does not move the address (loop reuse); a loop under
+``reuse_none``         which other stores touch the buffer too (serial reuse); or none
 ``reuse_dis_iter``     iterations between reuses: product of the extents inside the reuse loop
 ``reuse_dis_bytes``    bytes the store touches in between: all its buffers, one reuse-loop body
 ``reuse_ct``           reuses: the reuse loop's extent (loop) or the number of other stores
                        (serial); 0 without reuse
 ``*_d_reuse_ct``       bytes, unique_bytes, lines, unique_lines divided by max(1, reuse_ct)
-``stride``             elements the address moves per step of the innermost loop (0: none)
+``stride``             elements the address moves per step of the innermost loop of extent > 1
 **arithmetic           ``arith_intensity_{i}``, i = 0..9: FLOPs per distinct byte touched,
 intensity**            sampled at 10 evenly spaced points of log2(FLOPs) from level innermost to
                        outermost (linear interpolation between levels); 0 without FLOPs

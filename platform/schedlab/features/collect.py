@@ -9,6 +9,7 @@ done with numpy, for a whole batch at once, by :mod:`schedlab.features.extract`.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 from ..ir.loop_ir import Allocate, For, IfThen, Seq, Store
 from ..te.expr import Var
@@ -78,59 +79,60 @@ def collect_program(func, state, is_gpu: bool, program_index: int, out: Records)
     """Append the records of lowered kernel ``func`` (schedule ``state``) to ``out``."""
     stores: list[tuple] = []
     var_extents: dict[Var, int] = {}
-    _walk(func.body, [], [], [], stores, var_extents)
+    spans: dict[int, tuple[int, int]] = {}  # loop id -> its stores, first and past-the-end
+    _walk(func.body, [], [], [], stores, var_extents, spans)
     cache = _ProgramCache(var_extents)
     max_step = {st.name: st.auto_unroll_max_step for st in state.stages}
-    touched: dict[tuple[int, str], int] = {}  # (loop id, buffer) -> stores under that loop
     row_groups = []
-    for store, loops, conds, allocs in stores:
+    touching: dict[str, list[int]] = {}  # buffer -> stores touching it, in order
+    for i, (store, loops, conds, allocs) in enumerate(stores):
         groups = _collect_row(store, loops, conds, allocs, cache, is_gpu, program_index,
                               max_step, out)
         row_groups.append((loops, groups))
-        for loop in loops:
-            key = id(loop)
-            for _, name, _ in groups:
-                touched[(key, name)] = touched.get((key, name), 0) + 1
+        for _, name, _ in groups:
+            touching.setdefault(name, []).append(i)
     # Reuse, from the innermost loop out: a loop of extent > 1 that does not move the address
     # (loop reuse), or a loop under which other stores touch the buffer too (serial reuse).
     for loops, groups in row_groups:
-        inside = []  # inside[d]: level just inside loop d
-        level = 0
-        for f in loops:
-            level += f.extent > 1
-            inside.append(level)
         for g, name, levels in groups:
-            record = out.groups[g]
+            level = sum(f.extent > 1 for f in loops)  # level just inside loops[d]
             for d in range(len(loops) - 1, -1, -1):
                 f = loops[d]
-                if f.extent > 1 and inside[d] - 1 not in levels:
-                    record[7:] = [REUSE_LOOP, inside[d], f.extent]
-                    break
-                count = touched[(id(f), name)]
-                if count > 1:
-                    record[7:] = [REUSE_SERIAL, inside[d], count - 1]
-                    break
+                if f.extent > 1:
+                    if level - 1 not in levels:
+                        out.groups[g][7:] = [REUSE_LOOP, level, f.extent]
+                        break
+                first, end = spans[id(f)]
+                if end - first > 1:
+                    rows = touching[name]
+                    count = bisect_left(rows, end) - bisect_left(rows, first)
+                    if count > 1:
+                        out.groups[g][7:] = [REUSE_SERIAL, level, count - 1]
+                        break
+                level -= f.extent > 1
 
 
-def _walk(stmt, loops, conds, allocs, stores, var_extents) -> None:
+def _walk(stmt, loops, conds, allocs, stores, var_extents, spans) -> None:
     kind = type(stmt)
     if kind is For:
         var_extents[stmt.var] = stmt.extent
         loops.append(stmt)
-        _walk(stmt.body, loops, conds, allocs, stores, var_extents)
+        first = len(stores)
+        _walk(stmt.body, loops, conds, allocs, stores, var_extents, spans)
+        spans[id(stmt)] = (first, len(stores))
         loops.pop()
     elif kind is Seq:
         for s in stmt.stmts:
-            _walk(s, loops, conds, allocs, stores, var_extents)
+            _walk(s, loops, conds, allocs, stores, var_extents, spans)
     elif kind is Store:
         stores.append((stmt, tuple(loops), tuple(conds), tuple(allocs)))
     elif kind is IfThen:
         conds.append(stmt.cond)
-        _walk(stmt.body, loops, conds, allocs, stores, var_extents)
+        _walk(stmt.body, loops, conds, allocs, stores, var_extents, spans)
         conds.pop()
     elif kind is Allocate:
         allocs.append((stmt.buffer, len(loops)))
-        _walk(stmt.body, loops, conds, allocs, stores, var_extents)
+        _walk(stmt.body, loops, conds, allocs, stores, var_extents, spans)
         allocs.pop()
     else:
         raise ValueError(f"unknown loop-IR statement {type(stmt).__name__} in a lowered program")

@@ -8,11 +8,11 @@ arithmetic intensity) are then computed with numpy for all stores of all program
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import chain
 
 import numpy as np
 
 from .collect import (
-    ELEMENT_BYTES,
     READ,
     READ_WRITE,
     REUSE_LOOP,
@@ -202,30 +202,42 @@ def _distinct_counts(terms_list, depth, eb):
     once. Cache lines use the same rule in units of lines, after the terms that move less
     than a line have filled the first lines.
     """
-    width = max(1, max(len(t) for t in terms_list))
-    pad = [(0.0, -1, 1.0)]
-    table = np.array([t + pad * (width - len(t)) for t in terms_list], dtype=np.float64)
-    coef, tdepth, values = table[:, :, 0], table[:, :, 1], table[:, :, 2]
     n = len(terms_list)
-    per_line = (CACHE_LINE_BYTES / eb)[:, None]
+    lengths = np.fromiter(map(len, terms_list), np.int64, n)
+    width = max(1, int(lengths.max()))
+    coef = np.zeros((n, width))
+    tlevel = np.full((n, width), -1.0)
+    values = np.ones((n, width))
+    total = int(lengths.sum())
+    if total:
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(terms_list)), np.float64,
+                           3 * total).reshape(total, 3)
+        rows = np.repeat(np.arange(n), lengths)
+        cols = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        coef[rows, cols], tlevel[rows, cols], values[rows, cols] = flat.T
+    levels = np.arange(depth + 1, dtype=np.float64)[None, :, None]
+    e = np.where(levels <= tlevel[:, None, :], values[:, None, :], 1.0)  # (n, levels, T)
+    count = _capped_products(e, coef[:, None, :] * (e - 1.0), 1.0)
+    # Lines: terms moving less than a line fill the first lines; the others multiply them.
+    per_line = CACHE_LINE_BYTES / eb[:, None]
     small = coef < per_line
-    # Tracks 0..depth: elements at each level; track depth + 1: cache lines of the whole nest.
-    levels = np.arange(depth + 1)[None, :, None]
-    e = np.empty((n, depth + 2, width))
-    e[:, :-1] = np.where(levels <= tdepth[:, None, :], values[:, None, :], 1.0)
-    e[:, -1] = np.where(small, 1.0, values)
-    c = np.empty_like(e)
-    c[:, :-1] = coef[:, None, :]
-    c[:, -1] = coef / per_line
-    start = np.ones((n, depth + 2, 1))
-    start[:, -1, 0] = np.ceil(
-        (1.0 + np.where(small, coef * (values - 1.0), 0.0).sum(axis=1)) / per_line[:, 0])
-    span = start + np.cumsum(c * (e - 1.0), axis=2)
-    # after[..., k] = product of the values of the terms after k.
+    first_lines = np.ceil((1.0 + (np.where(small, coef, 0.0) * (values - 1.0)).sum(axis=1))
+                          / per_line[:, 0])
+    e = np.where(small, 1.0, values)
+    lines = _capped_products(e, coef / per_line * (e - 1.0), first_lines[:, None])
+    return count, lines
+
+
+def _capped_products(e, grow, start):
+    """``n_T`` of the recurrence ``n_t = min(n_{t-1} * e_t, s_t)``, ``s_t = start + sum_{j<=t}
+    grow_j``, ``n_{-1} = start``, along the last axis: ``min_k s_k * prod_{j>k} e_j``."""
     after = np.ones_like(e)
-    after[..., :-1] = np.cumprod(e[..., :0:-1], axis=2)[..., ::-1]
-    count = np.minimum((span * after).min(axis=2), start[..., 0] * after[..., 0] * e[..., 0])
-    return count[:, :-1], count[:, -1]
+    after[..., :-1] = np.cumprod(e[..., :0:-1], axis=-1)[..., ::-1]
+    span = np.cumsum(grow, axis=-1)
+    span += start
+    span *= after
+    before_all = start * after[..., :1] * e[..., :1]  # k = -1: nothing capped yet
+    return np.minimum(span.min(axis=-1, keepdims=True), before_all)[..., 0]
 
 
 def _intensity_curve(flops, inner_prod, row_bytes):
@@ -245,4 +257,4 @@ def _intensity_curve(flops, inner_prod, row_bytes):
     return np.where(flops[:, None] > 0, curve, 0.0)
 
 
-__all__ = ["ELEMENT_BYTES", "extract_batch", "extract_features"]
+__all__ = ["extract_batch", "extract_features"]

@@ -5,79 +5,96 @@ order. "Executions" of a store is the product of the extents of its enclosing lo
 estimated fraction of iterations its guards let through (``exec_estimate``). Unless marked
 *raw*, a value ``x`` is stored as ``log2(1 + x)``; *raw* columns are one-hot flags or
 fractions in ``[0, 1]``. "Level ``L``" of a store's loop nest means: loops ``L`` (0 =
-outermost) and deeper run, the outer ones are fixed.
+outermost) and deeper run, the outer ones are fixed. Operations are counted on the stored
+value and on each distinct index expression of the store once (the generated code computes
+a shared address once).
 
-=====================  =========================================================================
-Group / column         Meaning
-=====================  =========================================================================
-**computation**        operations of one execution of the store times its executions
-``float_addsub``       float add / sub
-``float_mul``          float multiply
-``float_div``          float div, floordiv, floormod
-``float_minmax``       float min / max
-``float_math``         float intrinsics (exp, log, sqrt, tanh, sigmoid, abs) and pow
-``float_cmp``          comparisons of float operands
-``float_select``       selects producing a float
-``float_mad``          float add/sub with a multiply operand (fused multiply-add candidates)
-``float_flops``        FLOPs: addsub + mul + div + minmax + math (what ``Task.flop_count`` counts)
-``int_addsub`` ...     the same for integer (index) arithmetic: addsub, mul, divmod, minmax, cmp,
-``int_other``          other integer ops (pow, abs)
-``bool_op``            and / or / not
-``select_op``          selects of any type
-``cast_op``            type conversions
-``{a}_num``            for ``a`` in vec (vectorize), unroll, parallel: number of such loops
-``{a}_prod``           product of their extents
-``{a}_len``            extent of the innermost one
-``{a}_pos_{p}``        *raw* one-hot: where the innermost one sits. A loop is spatial if its
-                       variable appears in the stored index, else reduce; among the store's
-                       loops of its class (extent > 1) it is the inner (innermost), outer
-                       (outermost) or middle one. ``none``: no such loop; ``mixed``: several
-                       such loops in different positions
-``is_gpu``             *raw* 1 for a CUDA target
-``blockIdx_x_len`` ... extent of the enclosing loop bound to blockIdx.x/y/z, threadIdx.x/y/z,
-``vthread_len``        vthread (product of several); 1 where there is none (always on CPU)
-**buffer access**      ``buf{k}_*`` for slots k = 0..4: the buffers the store reads or writes,
-                       heaviest first (by ``lines``, then ``unique_bytes``, then name); absent
-                       slots are all zero
-``acc_read/write/rw``  *raw* one-hot access type
-``scope_global/        *raw* one-hot memory scope (arguments count as global)
-local/shared``
-``bytes``              bytes loaded and stored over all executions (each load and store counts)
-``unique_bytes``       distinct bytes touched by the whole loop nest
-``lines``              cache lines (64 B) moved: executions / iterations of the loops inside
-                       the innermost loop that moves the address, times min(1, stride bytes / 64)
-``unique_lines``       distinct cache lines touched by the whole loop nest
-``reuse_loop``         *raw* one-hot reuse type, from the innermost loop out: a loop of
-``reuse_serial``       extent > 1 that does not move the address (loop reuse); a loop under
-``reuse_none``         which other stores touch the buffer too (serial reuse); or none
-``reuse_dis_iter``     iterations between reuses: product of the extents inside the reuse loop
-``reuse_dis_bytes``    bytes the store touches in between: all its buffers, one reuse-loop body
-``reuse_ct``           reuses: the reuse loop's extent (loop) or the number of other stores
-                       (serial); 0 without reuse
-``*_d_reuse_ct``       bytes, unique_bytes, lines, unique_lines divided by max(1, reuse_ct)
-``stride``             elements the address moves per step of the innermost loop of extent > 1
-**arithmetic           ``arith_intensity_{i}``, i = 0..9: FLOPs per distinct byte touched,
-intensity**            sampled at 10 evenly spaced points of log2(FLOPs) from level innermost to
-                       outermost (linear interpolation between levels); 0 without FLOPs
-**allocation**
-``alloc_scope_*``      *raw* one-hot scope of the stored buffer: arg, global, local, shared
-``alloc_bytes``        size of the stored buffer in bytes
-``alloc_outer_prod``   product of the extents of the loops around its allocation (how many
-                       times it is allocated; 1 for arguments)
-``alloc_inner_prod``   executions of this store per allocation
-``alloc_prod``         alloc_bytes * alloc_outer_prod
-``num_local_allocs``   local / shared buffers allocated around the store
-``num_shared_allocs``
-``local_alloc_bytes``  their total bytes
-``shared_alloc_bytes``
+========================  ======================================================================
+Group / column            Meaning
+========================  ======================================================================
+**computation**           operations of one execution of the store times its executions
+``float_addsub``          float add / sub
+``float_mul``             float multiply
+``float_div``             float div, floordiv, floormod
+``float_minmax``          float min / max
+``float_math``            float intrinsics (exp, log, sqrt, tanh, sigmoid, abs) and pow
+``float_cmp``             comparisons of float operands
+``float_select``          selects producing a float
+``float_mad``             float add/sub with a multiply operand (fused multiply-add candidates)
+``float_flops``           addsub + mul + div + minmax + math: the FLOPs ``Task.flop_count``
+                          counts
+``int_addsub``            integer (index) add / sub
+``int_mul``               integer multiply
+``int_divmod``            integer floordiv / floormod
+``int_minmax``            integer min / max
+``int_cmp``               comparisons of integer operands
+``int_other``             other integer ops (pow, abs)
+``bool_op``               and / or / not
+``select_op``             selects of any type
+``cast_op``               type conversions
+``{a}_num``               for ``a`` in vec (vectorize), unroll, parallel: number of such loops
+``{a}_prod``              product of their extents
+``{a}_len``               extent of the innermost one
+``{a}_pos_{p}``           *raw* one-hot of where they sit. A loop is spatial if its variable
+                          appears in the stored index, else reduce; among the store's loops of
+                          its class with extent > 1 it is the inner (innermost), outer
+                          (outermost) or middle one. ``none``: no such loop; ``mixed``: several
+                          in different positions
+``is_gpu``                *raw* 1 for a CUDA target
+``{binding}_len``         for blockIdx_x/y/z, threadIdx_x/y/z, vthread: extent of the enclosing
+                          loop bound to it (product of several); 1 where there is none (always
+                          on CPU)
+**buffer access**         ``buf{k}_{field}`` for slots k = 0..4: the buffers the store reads or
+                          writes, heaviest first (by ``lines``, then ``unique_bytes``, then
+                          name); unused slots are all zero
+``acc_read`` ...          *raw* one-hot access type: ``acc_read``, ``acc_write``, ``acc_rw``
+``scope_global`` ...      *raw* one-hot memory scope: ``scope_global`` (arguments and global
+                          intermediates), ``scope_local``, ``scope_shared``
+``bytes``                 bytes loaded and stored over all executions (each load and store
+                          counts)
+``unique_bytes``          distinct bytes the whole loop nest touches
+``lines``                 cache lines (64 B) moved: executions / iterations of the loops inside
+                          the innermost loop that moves the address, times
+                          min(1, its stride in bytes / 64)
+``unique_lines``          distinct cache lines the whole loop nest touches
+``reuse_loop`` ...        *raw* one-hot reuse type, from the innermost loop out: a loop of
+                          extent > 1 that does not move the address (``reuse_loop``); a loop
+                          under which other stores touch the buffer too (``reuse_serial``);
+                          neither (``reuse_none``)
+``reuse_dis_iter``        iterations between reuses: product of the extents inside the reuse
+                          loop
+``reuse_dis_bytes``       distinct bytes the store touches in between (all its buffers, one
+                          iteration of the reuse loop)
+``reuse_ct``              the reuse loop's extent (loop reuse) or the number of other stores
+                          (serial reuse); 0 without reuse
+``{x}_d_reuse_ct``        for x in bytes, unique_bytes, lines, unique_lines: x divided by
+                          max(1, reuse_ct)
+``stride``                elements the address moves per step of the innermost loop of
+                          extent > 1 (0: it does not move)
+**arithmetic intensity**  ``arith_intensity_{i}``, i = 0..9: FLOPs per distinct byte touched,
+                          sampled at 10 evenly spaced points of log2(FLOPs) going from the
+                          innermost level out to the whole nest (linear interpolation between
+                          levels); 0 for a store without FLOPs
+**allocation**            of the stored buffer and around the store
+``alloc_scope_{s}``       *raw* one-hot scope of the stored buffer: arg, global, local, shared
+``alloc_bytes``           its size in bytes
+``alloc_outer_prod``      product of the extents of the loops around its allocation (how often
+                          it is allocated; 1 for arguments)
+``alloc_inner_prod``      outer_prod / alloc_outer_prod: iterations of the store per allocation
+``alloc_prod``            alloc_bytes * alloc_outer_prod
+``num_local_allocs``      local buffers allocated around the store
+``num_shared_allocs``     shared buffers allocated around the store
+``local_alloc_bytes``     their total bytes (local)
+``shared_alloc_bytes``    their total bytes (shared)
 **outer scope**
-``outer_prod``         product of the extents of all enclosing loops
-``num_loops``          number of enclosing loops
+``outer_prod``            product of the extents of all enclosing loops
+``num_loops``             number of enclosing loops
 ``auto_unroll_max_step``  the stage's auto-unroll pragma (0: none)
-``num_guards``         conditions (``IfThen``) around the store
-``guard_fraction``     *raw* estimated fraction of iterations the guards let through
-``exec_estimate``      outer_prod * guard_fraction
-=====================  =========================================================================
+``num_guards``            conditions (``IfThen``) around the store
+``guard_fraction``        *raw* estimated fraction of iterations the guards let through (each
+                          side of a comparison taken as spread evenly over its bounds)
+``exec_estimate``         outer_prod * guard_fraction: the store's executions
+========================  ======================================================================
 """
 
 from __future__ import annotations

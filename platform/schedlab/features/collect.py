@@ -13,7 +13,16 @@ from bisect import bisect_left
 
 from ..ir.loop_ir import Allocate, For, IfThen, Seq, Store
 from ..te.expr import Var
-from .exprs import NUM_OP_SLOTS, Atom, affine, bounds, count_ops, guard_fraction, slope
+from .exprs import (
+    NUM_OP_SLOTS,
+    Atom,
+    IndexForm,
+    affine,
+    bounds,
+    count_ops,
+    guard_fraction,
+    slope,
+)
 from .names import ANNOTATION_KINDS, GPU_BINDINGS, POSITIONS
 
 ELEMENT_BYTES = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1}
@@ -68,7 +77,7 @@ class _ProgramCache:
     def __init__(self, var_extents: dict):
         self.var_extents = var_extents
         self.atoms: dict = {}
-        self.affine: dict[int, tuple] = {}
+        self.affine: dict[int, IndexForm] = {}
         self.index_vars: dict[int, frozenset] = {}
         self.guards: dict[int, float] = {}
         self.pieces: dict = {}

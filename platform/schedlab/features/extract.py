@@ -23,7 +23,7 @@ from .collect import (
     Records,
     collect_program,
 )
-from .exprs import FLOP_SLOTS, NUM_OP_SLOTS
+from .exprs import FLOP_SLOTS, I_ADDSUB, NUM_OP_SLOTS
 from .names import (
     ANNOTATION_NAMES,
     BUFFER_FIELDS,
@@ -118,7 +118,8 @@ def _assemble(rec: Records) -> np.ndarray:
     annotations = rows[:, col:col + _ANNOTATION_WIDTH]
     alloc = rows[:, col + _ANNOTATION_WIDTH:]
     flops = ops[:, list(FLOP_SLOTS)].sum(axis=1)
-    op_cols = np.concatenate([ops[:, :8], flops[:, None], ops[:, 8:]], axis=1)
+    # names.OP_NAMES: the float slots, float_flops, the other slots.
+    op_cols = np.concatenate([ops[:, :I_ADDSUB], flops[:, None], ops[:, I_ADDSUB:]], axis=1)
     op_cols *= executions[:, None]
 
     buffers, row_bytes = _buffer_features(rec, inner_prod, executions, depth)
@@ -193,11 +194,11 @@ def _distinct_counts(terms_list, depth, eb):
     """Distinct values of each access's index at every level, and distinct cache lines of the
     whole nest.
 
-    An index is ``sum(coef_t * x_t)`` with ``x_t`` taking ``values_t`` values while the loops
-    at levels >= its depth run. Taking terms by increasing coefficient, the values cover a
-    span ``s_t = 1 + sum_{j<=t} coef_j * (values_j - 1)``; the distinct count grows as
-    ``n_t = min(n_{t-1} * values_t, s_t)`` (a term whose coefficient clears the span covered
-    so far multiplies it, an overlapping one is capped by the span). Unrolled, that is
+    An index is ``sum(coef_t * x_t)``; ``x_t`` takes ``values_t`` values at levels up to the
+    term's level and one value at deeper levels. Taking terms by increasing coefficient, the
+    values cover a span ``s_t = 1 + sum_{j<=t} coef_j * (values_j - 1)``, and the distinct
+    count grows as ``n_t = min(n_{t-1} * values_t, s_t)`` (a term whose coefficient clears the
+    span covered so far multiplies it, an overlapping one is capped by the span). Unrolled:
     ``min_k s_k * prod_{j>k} values_j``, which numpy evaluates for every access and level at
     once. Cache lines use the same rule in units of lines, after the terms that move less
     than a line have filled the first lines.

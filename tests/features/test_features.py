@@ -139,6 +139,7 @@ def test_buffer_access_values():
     assert row[COL["buf3_bytes"]] == 0.0  # only three buffers
     for k in (a, b, c):
         assert row[COL[f"buf{k}_unique_bytes"]] == pytest.approx(scaled(64 * 64 * 4))
+        assert row[COL[f"buf{k}_unique_lines"]] == pytest.approx(scaled(64 * 64 * 4 / 64))
         assert row[COL[f"buf{k}_reuse_loop"]] == 1.0
     assert row[COL[f"buf{b}_stride"]] == pytest.approx(scaled(1))
     assert row[COL[f"buf{c}_bytes"]] == pytest.approx(scaled(2 * 4 * executions))  # rw
@@ -257,6 +258,24 @@ def test_finite_over_random_programs_of_every_workload():
             assert (matrix >= 0).all(), task.name
             raw = [COL[n] for n in RAW_FEATURES]
             assert (matrix[:, raw] <= 1.0).all(), task.name
+            for group in one_hot_groups():
+                used = matrix[:, group].sum(axis=1)
+                assert set(used) <= {0.0, 1.0}, (task.name, group)
+            for kind in ("vec", "unroll", "parallel"):
+                assert (matrix[:, [COL[n] for n in FEATURE_NAMES
+                                   if n.startswith(f"{kind}_pos_")]].sum(axis=1) == 1).all()
+
+
+def one_hot_groups() -> list[list[int]]:
+    """Column groups of which a row sets one (or none, for an unused buffer slot)."""
+    groups = []
+    for k in range(5):
+        for fields in (("acc_read", "acc_write", "acc_rw"),
+                       ("scope_global", "scope_local", "scope_shared"),
+                       ("reuse_loop", "reuse_serial", "reuse_none")):
+            groups.append([COL[f"buf{k}_{f}"] for f in fields])
+    groups.append([COL[n] for n in FEATURE_NAMES if n.startswith("alloc_scope_")])
+    return groups
 
 
 def test_empty_batch():

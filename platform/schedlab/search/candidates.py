@@ -41,18 +41,23 @@ class Candidate:
 Request = tuple[int, "dict | None", int]
 
 
-def _complete(annotator, sketches, request: Request, with_features: bool):
-    """``(decisions, spaces, features, program)`` of one request, or ``None`` if the
-    completion does not lower."""
-    from ..features import extract_features
+def _complete_all(annotator, sketches, requests: list[Request], with_features: bool) -> list:
+    """``(decisions, spaces, features, program)`` per request, ``None`` where the completion
+    does not lower. Features are extracted for the whole batch at once (about twice as
+    fast as one program at a time)."""
+    from ..features import extract_batch
 
-    index, decisions, seed = request
-    try:
-        program = annotator.complete(sketches[index], np.random.default_rng(seed), decisions)
-        features = extract_features(program) if with_features else None
-    except ValueError:
-        return None
-    return program.decisions, program.decision_spaces, features, program
+    programs = []
+    for index, decisions, seed in requests:
+        try:
+            programs.append(annotator.complete(sketches[index], np.random.default_rng(seed),
+                                               decisions))
+        except ValueError:
+            programs.append(None)
+    done = [p for p in programs if p is not None]
+    features = iter(extract_batch(done) if with_features else [None] * len(done))
+    return [None if p is None else (p.decisions, p.decision_spaces, next(features), p)
+            for p in programs]
 
 
 _WORKER: dict = {}
@@ -66,11 +71,8 @@ def _init_worker(payload: bytes) -> None:
 
 
 def _complete_chunk(requests: list[Request], with_features: bool) -> list:
-    out = []
-    for request in requests:
-        done = _complete(_WORKER["annotator"], _WORKER["sketches"], request, with_features)
-        out.append(None if done is None else done[:3])  # the program stays here
-    return out
+    done = _complete_all(_WORKER["annotator"], _WORKER["sketches"], requests, with_features)
+    return [None if d is None else d[:3] for d in done]  # the programs stay there
 
 
 class CandidateFactory:
@@ -86,10 +88,7 @@ class CandidateFactory:
 
     def complete(self, requests: list[Request], with_features: bool) -> list[Candidate | None]:
         if self.workers <= 0 or len(requests) < 2 * _CHUNK:
-            results = []
-            for request in requests:
-                done = _complete(self.annotator, self.sketches, request, with_features)
-                results.append(None if done is None else done)
+            results = _complete_all(self.annotator, self.sketches, requests, with_features)
         else:
             chunks = [requests[i:i + _CHUNK] for i in range(0, len(requests), _CHUNK)]
             pool = self._ensure_pool()

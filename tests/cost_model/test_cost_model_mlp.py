@@ -142,3 +142,14 @@ def test_constructor_refuses_bad_options():
         MLPCostModel(learning_rate=-1.0)
     with pytest.raises(TypeError, match="seed"):
         MLPCostModel(seed="0")
+
+
+def test_max_steps_caps_the_epochs_of_an_update_but_one_always_runs(ranking_data):
+    train, _ = ranking_data
+    part = train.subset(range(256))
+    model = MLPCostModel(hidden=(32, 32), epochs=10, batch_size=64, max_steps=8, seed=0)
+    model.update_features(part.features, part.throughputs, part.groups)
+    assert len(model.last_losses) == 2  # 4 steps per epoch
+    model = MLPCostModel(hidden=(32, 32), epochs=10, batch_size=64, max_steps=1, seed=0)
+    model.update_features(part.features, part.throughputs, part.groups)
+    assert len(model.last_losses) == 1

@@ -47,11 +47,11 @@ class MLPCostModel(CostModel):
     enough to score tens of thousands of programs per second on two CPU cores.
 
     Every :meth:`update` refits the standardisation on all rows, then trains ``epochs``
-    passes over all programs seen so far, in shuffled batches of ``batch_size``, continuing
-    from the current weights and optimizer state (warm start). Training is one jit-compiled
-    pure step (AdamW with gradient clipping); shuffles and the initial weights come from
-    explicit PRNG keys derived from ``seed``, so a seed and a sequence of updates give the
-    same model.
+    passes (at most ``max_steps`` steps) over all programs seen so far, in shuffled batches
+    of ``batch_size``, continuing from the current weights and optimizer state (warm
+    start). Training is one jit-compiled pure step (AdamW with gradient clipping); shuffles
+    and the initial weights come from explicit PRNG keys derived from ``seed``, so a seed
+    and a sequence of updates give the same model.
 
     Args:
         hidden: widths of the hidden layers.
@@ -65,6 +65,9 @@ class MLPCostModel(CostModel):
         weight_decay: AdamW decoupled weight decay.
         batch_size: programs per training step.
         epochs: passes over the training set per update.
+        max_steps: the most optimizer steps per update: once the training set is large,
+            fewer epochs run, so an update's time stops growing with the data (at least one
+            epoch always runs).
         min_weight: the least weight of a program in ``throughput_mse``, so that slow and
             failed programs (normalised throughput near 0) still pull their scores down.
         seed: seeds the initial weights, the shuffles and the untrained model's scores.
@@ -81,6 +84,7 @@ class MLPCostModel(CostModel):
         weight_decay: float = 1e-4,
         batch_size: int = 256,
         epochs: int = 20,
+        max_steps: int = 500,
         min_weight: float = 0.05,
         seed: int = 0,
     ):
@@ -90,7 +94,8 @@ class MLPCostModel(CostModel):
         hidden = tuple(hidden)
         if not hidden or not all(isinstance(h, int) and h > 0 for h in hidden):
             raise ValueError(f"hidden must be a non-empty list of positive ints, got {hidden!r}")
-        for key, value in (("batch_size", batch_size), ("epochs", epochs)):
+        for key, value in (("batch_size", batch_size), ("epochs", epochs),
+                           ("max_steps", max_steps)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{key} must be an int >= 1, got {value!r}")
         for key, value in (("learning_rate", learning_rate), ("weight_decay", weight_decay),
@@ -103,6 +108,7 @@ class MLPCostModel(CostModel):
         self.weight_decay = float(weight_decay)
         self.batch_size = batch_size
         self.epochs = epochs
+        self.max_steps = max_steps
         self.min_weight = float(min_weight)
         self._key = jax.random.PRNGKey(seed)
         self._params = None
@@ -120,6 +126,7 @@ class MLPCostModel(CostModel):
             "weight_decay": self.weight_decay,
             "batch_size": self.batch_size,
             "epochs": self.epochs,
+            "max_steps": self.max_steps,
             "min_weight": self.min_weight,
             "seed": self.seed,
         }
@@ -142,8 +149,10 @@ class MLPCostModel(CostModel):
         slots = min(self.batch_size, _next_pow2(max(n, 8)))
         step = functools.partial(train_step, loss=self.loss, learning_rate=self.learning_rate,
                                  weight_decay=self.weight_decay, min_weight=self.min_weight)
+        steps_per_epoch = -(-n // slots)
+        epochs = max(1, min(self.epochs, self.max_steps // steps_per_epoch))
         orders = []
-        for _ in range(self.epochs):
+        for _ in range(epochs):
             self._key, shuffle_key = jax.random.split(self._key)
             orders.append(np.asarray(jax.random.permutation(shuffle_key, n)))
         # All batches of this update get the row count of the largest one, rounded up to a

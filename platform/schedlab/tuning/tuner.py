@@ -172,6 +172,8 @@ class Tuner:
                 self._round(task_index, start)
                 task_index = (task_index + 1) % len(self.tasks)
         finally:
+            for context in self.contexts:
+                context.close()  # the search's worker processes
             if self._own_runner:
                 self.runner.close()
         return TuneResult(

@@ -15,6 +15,7 @@ from schedlab.search import (
     create_strategy,
     crossover,
 )
+from schedlab.search.candidates import CandidateFactory
 from schedlab.search.mutators import MUTATORS, prime_factors
 from schedlab.space import sample_programs
 from schedlab.testing.fake_tuning import OracleCostModel, oracle_latency
@@ -65,7 +66,8 @@ def test_every_mutator_gives_valid_programs(name, task, programs):
         if decisions is None:
             continue
         assert decisions != program.decisions
-        child = context.replay(program, decisions)
+        factory = CandidateFactory(context.annotator, [program.sketch])
+        child = factory.complete([(0, decisions, 0)], with_features=False)[0]
         if child is not None:
             # Moving a stage may add or drop decisions (a root stage gets a parallel loop);
             # the ones both have agree.

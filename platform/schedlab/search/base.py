@@ -90,13 +90,22 @@ class SearchContext:
                     continue
         return programs
 
-    def replay(self, program: Program, decisions: dict) -> Program | None:
-        """The program of ``program``'s sketch with ``decisions``; ``None`` if it does not
-        lower."""
-        try:
-            return self.annotator.complete(program.sketch, self.rng, decisions)
-        except ValueError:
-            return None
+    def unmeasured(self, programs, n: int, taken: set[str] | None = None) -> list[Program]:
+        """The first ``n`` of ``programs`` (any iterable, consumed lazily) whose keys are
+        neither measured nor in ``taken``; the keys chosen are added to ``taken``."""
+        from ..database import program_key
+
+        taken = set() if taken is None else taken
+        chosen = []
+        for program in programs:
+            if len(chosen) >= n:
+                break
+            key = program_key(program)
+            if key in self.measured_keys or key in taken:
+                continue
+            taken.add(key)
+            chosen.append(program)
+        return chosen
 
     def add_measured(self, programs: Sequence[Program], latencies: Sequence[float]) -> None:
         """Record measured programs (``math.inf`` for a failure)."""

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..database import program_key
 from ..program import Program
 from .base import SearchContext, SearchStrategy, decision_key
 from .candidates import Candidate
@@ -94,7 +93,7 @@ class EvolutionarySearch(SearchStrategy):
         if not getattr(cost_model, "trained", True):
             # An untrained model scores at random: evolving under it is random search at
             # a hundred times the cost.
-            chosen = _unmeasured(context, context.sample(2 * n), n)
+            chosen = context.unmeasured(context.sample(2 * n), n)
             self.last_stats = {**stats, "search": time.perf_counter() - start}
             return chosen
         # Workers return features; a model that scores programs needs them made here.
@@ -132,9 +131,10 @@ class EvolutionarySearch(SearchStrategy):
         ranked = sorted(best.values(), key=lambda item: -item[0])
         n_random = min(n, int(round(n * self.eps_greedy)))
         programs = (factory.program(c) for _, c in ranked)
-        chosen = _unmeasured(context, (p for p in programs if p is not None), n - n_random)
-        chosen += _unmeasured(context, context.sample(2 * (n - len(chosen))), n - len(chosen),
-                              {program_key(p) for p in chosen})
+        taken: set[str] = set()
+        chosen = context.unmeasured((p for p in programs if p is not None), n - n_random, taken)
+        chosen += context.unmeasured(context.sample(2 * (n - len(chosen))), n - len(chosen),
+                                     taken)
         stats["search"] = time.perf_counter() - start - stats["features"] - stats["predict"]
         self.last_stats = stats
         return chosen
@@ -186,22 +186,6 @@ class EvolutionarySearch(SearchStrategy):
             return None
         mutator = self.mutators[int(rng.choice(len(self.mutators), p=self.mutator_probs))]
         return mutator.mutate(parent, rng)
-
-
-def _unmeasured(context: SearchContext, programs, n: int, taken: set | None = None):
-    """The first ``n`` programs whose keys are neither measured nor in ``taken``."""
-    taken = set() if taken is None else taken
-    chosen = []
-    for program in programs:
-        if len(chosen) >= n:
-            break
-        key = program_key(program)
-        if key in context.measured_keys or key in taken:
-            continue
-        taken.add(key)
-        chosen.append(program)
-    return chosen
-
 
 
 def _seed(rng: np.random.Generator) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from ..database import program_key
 from ..program import Program
 from .base import SearchContext, SearchStrategy
 
@@ -25,12 +24,7 @@ class RandomSearch(SearchStrategy):
 
     def propose(self, context: SearchContext, cost_model, n: int) -> list[Program]:
         start = time.perf_counter()
-        chosen, taken = [], set(context.measured_keys)
-        for program in context.sample(int(n * self.oversample) + 1):
-            key = program_key(program)
-            if key not in taken and len(chosen) < n:
-                taken.add(key)
-                chosen.append(program)
+        chosen = context.unmeasured(context.sample(int(n * self.oversample) + 1), n)
         self.last_stats = {"search": time.perf_counter() - start, "features": 0.0,
                            "predict": 0.0}
         return chosen

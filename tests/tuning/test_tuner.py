@@ -57,7 +57,7 @@ def test_failures_are_recorded_and_do_not_stop_the_run(task):
     runner = OracleRunner(fail_every=3)
     result = tune(task, trials=24, runner=runner, cost_model=OracleCostModel(), **FAST)
     assert sum(sum(r.errors.values()) for r in result.rounds) == 8
-    assert result.best.latency_s < float("inf")
+    assert result.best.record.ok  # the best is a successful measurement
 
 
 def test_several_tasks_take_turns():

@@ -49,3 +49,16 @@ def score_candidates(context: SearchContext, cost_model, candidates, stats: dict
     stats["features"] = stats.get("features", 0.0) + middle - start
     stats["predict"] = stats.get("predict", 0.0) + time.perf_counter() - middle
     return scores
+
+
+def features_of(context: SearchContext, programs) -> list[np.ndarray]:
+    """Feature matrices of ``programs``: from the context's cache where the search already
+    extracted them, extracted (as one batch) for the rest."""
+    from ..features import extract_batch
+
+    matrices = [context.features.get(decision_key(p)) if p.decisions is not None else None
+                for p in programs]
+    missing = [i for i, m in enumerate(matrices) if m is None]
+    for i, matrix in zip(missing, extract_batch([programs[i] for i in missing])):
+        matrices[i] = matrix
+    return matrices

@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from ..annotate import Annotator
+from ..cost_model.base import measured_throughputs
 from ..database import Database, JSONDatabase, MemoryDatabase, TuningRecord, create_database
 from ..measure import MeasureConfig
 from ..measure.result import MeasureResult
 from ..measure.runner import Runner, create_runner
 from ..program import Program
 from ..search import SearchContext, SearchStrategy, create_strategy
+from ..search.scoring import features_of, uses_features
 from ..space.sketch import generate_sketches
 from ..task import Task
 from .result import BestProgram, RoundStats, TuneResult
@@ -120,7 +122,7 @@ class Tuner:
         self.runner = (runner if isinstance(runner, Runner)
                        else create_runner(runner, config=measure or MeasureConfig()))
         annotator = annotator or Annotator()
-        earlier = len(self._records())
+        earlier = self.trials_done()
         self.contexts = [
             SearchContext(task, sketches=task_sketches, annotator=annotator,
                           rng=np.random.default_rng([self.seed, index, earlier]))
@@ -152,11 +154,18 @@ class Tuner:
         self.database.commit(records)
         self.contexts[task_index].add_measured(programs, [r.median for r in results])
 
-    def update_model(self, programs: Sequence[Program],
-                     results: Sequence[MeasureResult]) -> None:
-        """Train the cost model on the round's measurements."""
-        if programs:
+    def update_model(self, programs: Sequence[Program], results: Sequence[MeasureResult],
+                     context: SearchContext | None = None) -> None:
+        """Train the cost model on the round's measurements. With the task's ``context``,
+        features the search already extracted are reused."""
+        if not programs:
+            return
+        if context is None or not uses_features(self.cost_model) \
+                or not hasattr(self.cost_model, "update_features"):
             self.cost_model.update(list(programs), list(results))
+            return
+        throughputs, groups = measured_throughputs(programs, results)
+        self.cost_model.update_features(features_of(context, programs), throughputs, groups)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -165,7 +174,7 @@ class Tuner:
         start = time.perf_counter()
         task_index = 0
         try:
-            while len(self._records()) < self.trials and len(self._exhausted) < len(self.tasks):
+            while self.trials_done() < self.trials and len(self._exhausted) < len(self.tasks):
                 if task_index in self._exhausted:
                     task_index = (task_index + 1) % len(self.tasks)
                     continue
@@ -187,7 +196,7 @@ class Tuner:
 
     def _round(self, task_index: int, start: float) -> None:
         task = self.tasks[task_index]
-        n = min(self.batch_size, self.trials - len(self._records()))
+        n = min(self.batch_size, self.trials - self.trials_done())
         times = {}
         tick = time.perf_counter()
         programs = self.propose(task_index, n)
@@ -204,7 +213,7 @@ class Tuner:
         times["measure"] = max(runner_s - times["build"], 0.0)
         self.commit(task_index, programs, results, len(self.rounds))
         tick = time.perf_counter()
-        self.update_model(programs, results)
+        self.update_model(programs, results, self.contexts[task_index])
         times["model_update"] = time.perf_counter() - tick
         errors: dict[str, int] = {}
         for result in results:
@@ -213,7 +222,7 @@ class Tuner:
         best = self.bests().get(task.name)
         stats = RoundStats(
             round=len(self.rounds), task=task.name, trials=len(programs),
-            total_trials=len(self._records()), best_gflops=best.gflops if best else 0.0,
+            total_trials=self.trials_done(), best_gflops=best.gflops if best else 0.0,
             elapsed_s=time.perf_counter() - start, times=times, errors=errors,
         )
         self.rounds.append(stats)
@@ -229,9 +238,10 @@ class Tuner:
 
     # -- what the records say ----------------------------------------------------------
 
-    def _records(self) -> list[TuningRecord]:
-        keys = {t.workload_key for t in self.tasks}
-        return [r for r in self.database.records() if r.workload_key in keys]
+    def trials_done(self) -> int:
+        """Programs of these tasks measured so far, earlier runs' records included."""
+        return sum(len(self.database.records(t.workload_key, target=t.target.kind))
+                   for t in self.tasks)
 
     def bests(self) -> dict[str, BestProgram]:
         """The best measured program of each task that has one."""

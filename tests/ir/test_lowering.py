@@ -261,3 +261,37 @@ def test_loop_variables_that_would_print_alike_are_kept_apart():
     program = schedlab.Program(task, [SplitStep(2, 0, (4,)), ComputeAtStep(1, 2, 2)])
     assert local_buffers(program)["P"].shape == (1,)
     assert_correct(program)
+
+
+# -- unrolling ----------------------------------------------------------------------------------
+
+def loop_kinds(program) -> dict[str, str]:
+    return {s.var.name: s.kind for s in walk(program.func.body) if isinstance(s, For)}
+
+
+def test_small_loop_nests_are_unrolled_without_a_pragma():
+    # ii runs 4 statements of a 16-lane vector: small enough to unroll, like LLVM would.
+    sch = ScheduleBuilder(matmul_task(64, 64, 64))
+    io, ii = sch.split("C", "i", [4])
+    jo, ji = sch.split("C", "j", [16])
+    sch.reorder("C", [io, jo, "k", ii, ji])
+    sch.vectorize("C", ji)
+    kinds = loop_kinds(sch.program())
+    assert kinds["C_i_1"] == "unroll" and kinds["C_j_1"] == "vectorize"
+    assert kinds["C_k"] == "serial"  # 64 x 4 statements
+    assert_correct(sch.program())
+
+
+def test_auto_unroll_counts_a_vector_loop_per_register():
+    # k (8) x ii (4) x ji (32 lanes = 2 registers) = 64 statements.
+    def kinds(max_step):
+        sch = ScheduleBuilder(matmul_task(64, 64, 8))
+        io, ii = sch.split("C", "i", [4])
+        jo, ji = sch.split("C", "j", [32])
+        sch.reorder("C", [io, jo, "k", ii, ji])
+        sch.vectorize("C", ji)
+        sch.auto_unroll("C", max_step)
+        return loop_kinds(sch.program())
+
+    assert kinds(64)["C_k"] == "unroll"
+    assert kinds(63)["C_k"] == "serial"

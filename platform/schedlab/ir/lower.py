@@ -19,6 +19,14 @@ from .bounds import Linear, interval, linear_form
 from .loop_ir import Allocate, Buffer, For, IfThen, Load, PrimFunc, Stmt, Store, seq
 from .state import Fuse, Split, Stage, State, split_extents
 
+# Serial loop nests that run at most this many statements are unrolled even without an
+# auto-unroll pragma. TVM gets the same from LLVM's full unrolling of small constant-trip
+# loops, which we leave off (see codegen.cpu); without it a small accumulator tile in a
+# local buffer stays in memory instead of registers.
+IMPLICIT_UNROLL_TRIPS = 16
+# Lanes of one vector statement when counting unrolled statements: a 512-bit register of fp32.
+VECTOR_STATEMENT_LANES = 16
+
 
 class LoweringError(ValueError):
     """The schedule cannot be turned into loops (for example a consumer outside the loop a
@@ -348,13 +356,23 @@ class _Lowerer:
             for producer in attached.get(it.name, []):
                 stmt = Allocate(self.buffers[producer.name], stmt)
             kind = "serial" if it.annotation == "none" else it.annotation
-            if kind == "serial" and max_step:
-                # Trip count of everything this loop runs, inner loops of the stage included.
-                trips = math.prod(info.extents[k:])
-                if trips <= max_step:
+            if kind == "serial":
+                trips = _statements_run(st, info.extents, k)
+                if trips <= max(max_step, IMPLICIT_UNROLL_TRIPS):
                     kind = "unroll"
             body = For(info.loop_vars[k], info.extents[k], kind, stmt)
         return body
+
+
+def _statements_run(stage: Stage, extents: list[int], k: int) -> int:
+    """Statements that loop ``k`` of ``stage`` runs, its inner loops included. A vectorized
+    loop counts one statement per register of ``VECTOR_STATEMENT_LANES`` lanes: TVM
+    vectorizes before it unrolls, so its auto-unroll limit counts vector statements, and
+    a wide vector is still several machine instructions."""
+    trips = 1
+    for it, extent in zip(stage.iters[k:], extents[k:]):
+        trips *= -(-extent // VECTOR_STATEMENT_LANES) if it.annotation == "vectorize" else extent
+    return trips
 
 
 def _walk_reads(expr: Expr):

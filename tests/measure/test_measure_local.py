@@ -128,3 +128,28 @@ def test_a_process_that_cannot_start_fails_the_batch_without_raising(good, pytho
         results = runner.run([good, good])
     assert [r.error_kind for r in results] == [ErrorKind.RUNTIME_ERROR] * 2
     assert "did not start" in results[0].error_msg
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_candidates_far_slower_than_the_best_get_one_timed_call(good, check):
+    # A ratio this small makes every candidate "far slower" once a best is known.
+    config = MeasureConfig(repeat=3, min_repeat_ms=1, cutoff_ratio=1e-9,
+                           check_correctness=check)
+    with LocalRunner(config=config, settle_s=0) as runner:
+        first, second = runner.run([good, good])
+        other_task = Program(faults.matmul_task(16), [])
+        (third,) = runner.run([other_task])
+    assert len(first.costs) == 3  # nothing to compare with yet
+    assert second.ok and len(second.costs) == 1 and second.costs[0] > 0
+    assert len(third.costs) == 3  # each task has its own best
+
+
+def test_no_cutoff_by_default(runner, good):
+    assert CONFIG.cutoff_ratio == 0
+    for result in runner.run([good, good]):
+        assert_ok(result)
+
+
+def test_cutoff_ratio_must_not_be_negative():
+    with pytest.raises(ValueError, match="cutoff_ratio"):
+        MeasureConfig(cutoff_ratio=-1)

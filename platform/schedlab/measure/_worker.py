@@ -9,7 +9,9 @@ Messages, pickled tuples:
     runner -> worker  ("init", sys_path)                      first; the parent's import path
     worker -> runner  ("ready", pid)                          after imports and LLVM set-up
     runner -> worker  ("task", key, payload)                  a pickled Task, once per worker
-    runner -> worker  ("measure", key, program_json, config, seed)
+    runner -> worker  ("measure", key, program_json, config, seed, best_s)
+                                                              best_s: the task's fastest
+                                                              time so far, or None
     worker -> runner  ("phase", "check" | "time", build_s)    progress, for timeout messages
     worker -> runner  ("result", MeasureResult)
     runner -> worker  ("exit",)                               or the pipe closes
@@ -21,6 +23,7 @@ timed right after it.
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import os
 import sys
@@ -55,8 +58,8 @@ def main(argv: list[str]) -> int:
             _, key, payload = message
             tasks[key] = _TaskState(payload)
         elif kind == "measure":
-            _, key, program_json, config, seed = message
-            result = _measure(conn, tasks[key], program_json, config, seed)
+            _, key, program_json, config, seed, best_s = message
+            result = _measure(conn, tasks[key], program_json, config, seed, best_s)
             conn.send(("result", result))
 
 
@@ -94,7 +97,8 @@ class _ReferenceError(Exception):
     pass
 
 
-def _measure(conn: Connection, state: _TaskState, program_json: str, config, seed: int):
+def _measure(conn: Connection, state: _TaskState, program_json: str, config, seed: int,
+             best_s: float | None):
     from .build import build_program, describe_exception
     from .check import compare_outputs, poisoned_outputs
     from .result import ErrorKind, MeasureResult
@@ -126,15 +130,24 @@ def _measure(conn: Connection, state: _TaskState, program_json: str, config, see
     check = config.check_correctness and task.reference is not None
     try:
         inputs, expected = state.arrays(seed, check)
+        first_call_s = None
         if check:
             outputs = poisoned_outputs(task)
-            kernel(*task.call_order(inputs, outputs))
+            first_call_s = _timed_call(kernel, task.call_order(inputs, outputs))
             mismatch = compare_outputs(outputs, expected, rtol=config.rtol, atol=config.atol)
             if mismatch:
                 return failed(ErrorKind.WRONG_RESULT, mismatch)
         conn.send(("phase", "time", build.build_s))
         outputs = task.empty_outputs()
-        costs = time_kernel(kernel, task.call_order(inputs, outputs), config)
+        args = task.call_order(inputs, outputs)
+        if first_call_s is None and config.warmup > 0:
+            first_call_s = _timed_call(kernel, args)
+            config = dataclasses.replace(config, warmup=config.warmup - 1)
+        if (config.cutoff_ratio > 0 and best_s and first_call_s is not None
+                and first_call_s > config.cutoff_ratio * best_s):
+            costs = [first_call_s]
+        else:
+            costs = time_kernel(kernel, args, config)
     except _ReferenceError as exc:
         return failed(
             ErrorKind.RUNTIME_ERROR,
@@ -144,6 +157,12 @@ def _measure(conn: Connection, state: _TaskState, program_json: str, config, see
         return failed(ErrorKind.RUNTIME_ERROR, describe_exception(exc))
     return MeasureResult(costs=tuple(costs), build_s=build.build_s,
                          run_s=time.perf_counter() - start)
+
+
+def _timed_call(kernel, args) -> float:
+    start = time.perf_counter()
+    kernel(*args)
+    return time.perf_counter() - start
 
 
 def _exit_with_parent() -> None:

@@ -28,6 +28,10 @@ class MeasureConfig:
         flush_cache: evict the CPU caches before every timed call and time each call alone,
             as in a cold-cache run. ``number`` calls per measurement, then, and ``number``
             does not grow.
+        cutoff_ratio: when the first call of a candidate (the correctness check, or the
+            first warm-up call) takes more than this many times the fastest time the runner
+            has measured for the task, that one call is its only measurement: no warm-up
+            and no repeats for a program that cannot be the best. 0 turns it off.
     """
 
     number: int = 1
@@ -39,6 +43,7 @@ class MeasureConfig:
     rtol: float = 1e-3
     atol: float = 1e-3
     flush_cache: bool = False
+    cutoff_ratio: float = 0.0
 
     def __post_init__(self):
         for name in ("number", "repeat"):
@@ -47,7 +52,7 @@ class MeasureConfig:
                 raise ValueError(f"MeasureConfig.{name} must be an int >= 1, got {value!r}")
         if not isinstance(self.warmup, int) or isinstance(self.warmup, bool) or self.warmup < 0:
             raise ValueError(f"MeasureConfig.warmup must be an int >= 0, got {self.warmup!r}")
-        for name in ("min_repeat_ms", "rtol", "atol"):
+        for name in ("min_repeat_ms", "rtol", "atol", "cutoff_ratio"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"MeasureConfig.{name} must be a number >= 0, got {value!r}")

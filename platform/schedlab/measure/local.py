@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import pickle
@@ -70,6 +71,7 @@ class LocalRunner(Runner):
         self.settle_s = float(settle_s)
         self._worker: _Worker | None = None
         self._tasks: dict[int, tuple[Task, int, bytes | str]] = {}
+        self._best_s: dict[int, float] = {}  # task key -> fastest time per call so far
         self._closed = False
 
     @property
@@ -126,7 +128,8 @@ class LocalRunner(Runner):
         key, payload = self._task_payload(item.task)
         if isinstance(payload, str):
             return _error(ErrorKind.BUILD_ERROR, payload), None
-        message = ("measure", key, item.program_json, self.config, self.seed)
+        message = ("measure", key, item.program_json, self.config, self.seed,
+                   self._best_s.get(key))
         for attempt in range(2):
             if self._worker is None:
                 try:
@@ -147,7 +150,10 @@ class LocalRunner(Runner):
                 if attempt:
                     return _error(ErrorKind.RUNTIME_ERROR,
                                   "the measuring process could not be reached"), None
-        return self._await_result(worker), None
+        result = self._await_result(worker)
+        if result.ok:
+            self._best_s[key] = min(self._best_s.get(key, math.inf), min(result.costs))
+        return result, None
 
     def _await_result(self, worker: _Worker) -> MeasureResult:
         timeout_s = self.config.timeout_s

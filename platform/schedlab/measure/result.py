@@ -55,8 +55,9 @@ class MeasureResult:
     """The outcome of measuring one candidate.
 
     Attributes:
-        costs: seconds per call, one per measurement (``MeasureConfig.repeat`` of them);
-            empty when the candidate failed.
+        costs: seconds per call, one per measurement (``MeasureConfig.repeat`` of them, or
+            only the first call's time for a candidate cut off as too slow, see
+            ``MeasureConfig.cutoff_ratio``); empty when the candidate failed.
         error_kind: ``ErrorKind.NONE`` on success.
         error_msg: what went wrong, for people; empty on success.
         build_s: seconds spent building the candidate.

@@ -26,6 +26,12 @@ from .result import BestProgram, RoundStats, TuneResult
 
 RECORDS_FILE = "records.jsonl"
 
+# How candidates are timed by default while tuning: one measurement of at least 100 ms after
+# a warm-up call, MetaSchedule's default budget per candidate (its runner: number=3,
+# repeat=1, min_repeat_ms=100); a candidate whose first call is 10x slower than the task's
+# best is not timed further. Timing the final best more carefully is the caller's choice.
+TUNING_MEASURE = MeasureConfig(repeat=1, min_repeat_ms=100, cutoff_ratio=10.0)
+
 # A round's progress line, and anything else the loop reports, goes here by default.
 Logger = Callable[[str], None]
 
@@ -58,7 +64,7 @@ class Tuner:
         cost_model_options: keyword arguments of the model's constructor.
         runner: a runner name (``"local"``) or object.
         measure: how candidates are timed and checked (``MeasureConfig`` or a dict of its
-            fields); used when ``runner`` is a name.
+            fields); used when ``runner`` is a name. ``TUNING_MEASURE`` by default.
         batch_size: programs measured per round.
         seed: seed of the search (sampling, mutation); a run is reproducible up to timing
             noise.
@@ -120,7 +126,7 @@ class Tuner:
             self.database = MemoryDatabase()
         self._own_runner = not isinstance(runner, Runner)
         self.runner = (runner if isinstance(runner, Runner)
-                       else create_runner(runner, config=measure or MeasureConfig()))
+                       else create_runner(runner, config=measure or TUNING_MEASURE))
         annotator = annotator or Annotator()
         earlier = self.trials_done()
         self.contexts = [

@@ -493,6 +493,9 @@ class _Emitter:
             if e.op == "pow":
                 return self.intrinsic("pow", a, b)
         else:
+            folded = _fold_int(e.op, a, b)
+            if folded is not None:
+                return folded
             simple = {"add": "add", "sub": "sub", "mul": "mul"}
             if e.op in simple:
                 # nsw lets alias analysis split addresses into base + constant offsets, which
@@ -688,6 +691,35 @@ def _size(s: Stmt) -> int:
     if isinstance(s, (IfThen, Allocate)):
         return 1 + _size(s.body)
     return 1
+
+
+def _int_literal(v: _Value) -> int | None:
+    ref = v.ref
+    if v.lanes == 1 and (ref.isdigit() or (ref[:1] == "-" and ref[1:].isdigit())):
+        return int(ref)
+    return None
+
+
+def _fold_int(op: str, a: _Value, b: _Value) -> _Value | None:
+    """``a op b`` without an instruction when constants decide it. Unrolled loops turn loop
+    variables into constants, and folding their index arithmetic here keeps the IR of a
+    big unrolled tile several times smaller, which LLVM then parses and optimizes faster."""
+    x, y = _int_literal(a), _int_literal(b)
+    if x is not None and y is not None:
+        if op in ("add", "sub", "mul", "min", "max"):
+            value = {"add": x + y, "sub": x - y, "mul": x * y, "min": min(x, y),
+                     "max": max(x, y)}[op]
+            return _Value(str(value), a.dtype)
+        if op in ("floordiv", "floormod") and y != 0:
+            return _Value(str(x // y if op == "floordiv" else x % y), a.dtype)
+        return None
+    if op == "add" and x == 0 or op == "mul" and x == 1:
+        return b
+    if op in ("add", "sub") and y == 0 or op == "mul" and y == 1:
+        return a
+    if op == "mul" and (x == 0 or y == 0) and a.lanes == b.lanes == 1:
+        return _Value("0", a.dtype)
+    return None
 
 
 def _vectorizable(s: For) -> bool:

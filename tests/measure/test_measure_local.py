@@ -153,3 +153,16 @@ def test_no_cutoff_by_default(runner, good):
 def test_cutoff_ratio_must_not_be_negative():
     with pytest.raises(ValueError, match="cutoff_ratio"):
         MeasureConfig(cutoff_ratio=-1)
+
+
+@pytest.mark.parametrize("build_workers", [0, 2])
+def test_batches_built_in_the_measuring_process_or_a_build_pool(good, build_workers):
+    bad = MeasureInput(task=good.task, program_json='{"version": 1, "steps": [["nope"]]}')
+    with LocalRunner(config=CONFIG, settle_s=0, build_workers=build_workers) as runner:
+        first, invalid, wrong, last = runner.run(
+            [good, bad, faults.faulty_program("wrong"), good])
+        assert (runner.last_build_s is None) == (build_workers == 0)
+    assert_ok(first)
+    assert_ok(last)
+    assert invalid.error_kind is ErrorKind.INVALID_PROGRAM
+    assert wrong.error_kind is ErrorKind.WRONG_RESULT

@@ -119,10 +119,38 @@ def compile_func(func: PrimFunc, num_threads: int = 0) -> CompiledKernel:
     source = generate_llvm_ir(func, num_threads)
     llvm = _llvm()
     with _LOCK:
-        mod = llvm.parse_assembly(source)
-        mod.verify()
-        _optimize(mod)
+        mod = _optimized_module(source)
         engine = llvm.create_mcjit_compiler(mod, new_target_machine())
         engine.finalize_object()
         address = engine.get_function_address(func.name)
     return CompiledKernel(func, source, engine, address)
+
+
+def compile_object(func: PrimFunc, num_threads: int = 0) -> bytes:
+    """Generate and optimize ``func`` like :func:`compile_func`, and return the host's
+    object code instead of loading it: builds can run in other processes, and
+    :func:`load_object` loads the result in the one that calls the kernel."""
+    source = generate_llvm_ir(func, num_threads)
+    with _LOCK:
+        return host_target_machine().emit_object(_optimized_module(source))
+
+
+def load_object(func: PrimFunc, object_code: bytes, source: str = "") -> CompiledKernel:
+    """The kernel of ``func`` from object code made by :func:`compile_object` on this
+    machine."""
+    llvm = _llvm()
+    with _LOCK:
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
+        engine.finalize_object()
+        address = engine.get_function_address(func.name)
+    if not address:
+        raise ValueError(f"the object code has no function {func.name!r}")
+    return CompiledKernel(func, source, engine, address)
+
+
+def _optimized_module(source: str):
+    mod = _llvm().parse_assembly(source)
+    mod.verify()
+    _optimize(mod)
+    return mod

@@ -9,9 +9,11 @@ Messages, pickled tuples:
     runner -> worker  ("init", sys_path)                      first; the parent's import path
     worker -> runner  ("ready", pid)                          after imports and LLVM set-up
     runner -> worker  ("task", key, payload)                  a pickled Task, once per worker
-    runner -> worker  ("measure", key, program_json, config, seed, best_s)
+    runner -> worker  ("measure", key, program_json, config, seed, best_s, object_code)
                                                               best_s: the task's fastest
-                                                              time so far, or None
+                                                              time so far, or None;
+                                                              object_code: the program
+                                                              built elsewhere, or None
     worker -> runner  ("phase", "check" | "time", build_s)    progress, for timeout messages
     worker -> runner  ("result", MeasureResult)
     runner -> worker  ("exit",)                               or the pipe closes
@@ -58,8 +60,9 @@ def main(argv: list[str]) -> int:
             _, key, payload = message
             tasks[key] = _TaskState(payload)
         elif kind == "measure":
-            _, key, program_json, config, seed, best_s = message
-            result = _measure(conn, tasks[key], program_json, config, seed, best_s)
+            _, key, program_json, config, seed, best_s, object_code = message
+            result = _measure(conn, tasks[key], program_json, config, seed, best_s,
+                              object_code)
             conn.send(("result", result))
 
 
@@ -98,7 +101,7 @@ class _ReferenceError(Exception):
 
 
 def _measure(conn: Connection, state: _TaskState, program_json: str, config, seed: int,
-             best_s: float | None):
+             best_s: float | None, object_code: bytes | None):
     from .build import build_program, describe_exception
     from .check import compare_outputs, poisoned_outputs
     from .result import ErrorKind, MeasureResult
@@ -112,7 +115,7 @@ def _measure(conn: Connection, state: _TaskState, program_json: str, config, see
             error_msg="the task could not be rebuilt in the measuring process: "
             + describe_exception(exc),
         )
-    build, kernel = build_program(program_json, task=task)
+    build, kernel = build_program(program_json, task=task, object_code=object_code)
     if not build.ok:
         return MeasureResult(
             error_kind=build.error_kind, error_msg=build.error_msg, build_s=build.build_s

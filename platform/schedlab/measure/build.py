@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 
-from ..codegen.cpu import CompiledKernel
+from ..codegen.cpu import CompiledKernel, compile_object, load_object
 from ..program import Program
 from ..task import Task
 from .result import BuildResult, ErrorKind
 
 
 def build_program(
-    program_json: str, *, task: Task | None = None
+    program_json: str, *, task: Task | None = None, object_code: bytes | None = None
 ) -> tuple[BuildResult, CompiledKernel | None]:
     """Compile a program record for the host CPU; never raises for a bad candidate.
 
@@ -19,6 +19,8 @@ def build_program(
         program_json: a record from ``Program.to_json()``.
         task: the task the program schedules; may be omitted for catalogue workloads, whose
             record names the workload.
+        object_code: the program already compiled by :func:`build_object` (in another
+            process); it is loaded instead of compiled again.
 
     Returns:
         The build result, and the kernel (``None`` when the build failed). A record that does
@@ -41,11 +43,35 @@ def build_program(
     except Exception as exc:  # a bad record is data, whatever the parser raised
         return failed(ErrorKind.INVALID_PROGRAM, exc)
     try:
-        kernel = program.compile()
+        if object_code is None:
+            kernel = program.compile()
+        else:
+            kernel = load_object(program.func, object_code)
     except Exception as exc:
         return failed(ErrorKind.BUILD_ERROR, exc)
     result = BuildResult(program_json=program_json, build_s=time.perf_counter() - start)
     return result, kernel
+
+
+def build_object(program_json: str, *, task: Task | None = None
+                 ) -> tuple[BuildResult, bytes | None]:
+    """Like :func:`build_program`, but returns the program's object code (``None`` when the
+    build failed), to be loaded where it is measured."""
+    start = time.perf_counter()
+    try:
+        program = Program.from_json(program_json, task=task)
+    except Exception as exc:
+        return BuildResult(program_json=program_json, error_kind=ErrorKind.INVALID_PROGRAM,
+                           error_msg=describe_exception(exc),
+                           build_s=time.perf_counter() - start), None
+    try:
+        object_code = compile_object(program.func, program.task.target.num_cores)
+    except Exception as exc:
+        return BuildResult(program_json=program_json, error_kind=ErrorKind.BUILD_ERROR,
+                           error_msg=describe_exception(exc),
+                           build_s=time.perf_counter() - start), None
+    return BuildResult(program_json=program_json, build_s=time.perf_counter() - start), \
+        object_code
 
 
 def describe_exception(exc: BaseException, limit: int = 2000) -> str:

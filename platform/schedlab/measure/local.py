@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
 import os
@@ -51,6 +52,10 @@ class LocalRunner(Runner):
         python: the interpreter that runs the measuring process; this one by default.
         settle_s: a pause at the start of each batch, so that threads this process has just
             used (OpenBLAS, a cost model's thread pool) stop spinning before timing starts.
+        build_workers: processes that compile a batch's candidates in parallel, all of
+            them before the first is timed (as MetaSchedule's builder does); 0 compiles each
+            candidate in the measuring process just before it is timed. ``None``: one per
+            core.
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class LocalRunner(Runner):
         startup_timeout_s: float = 60.0,
         python: str | None = None,
         settle_s: float = 0.2,
+        build_workers: int | None = None,
     ):
         self.config = config or MeasureConfig()
         if not isinstance(self.config, MeasureConfig):
@@ -69,6 +75,9 @@ class LocalRunner(Runner):
         self.startup_timeout_s = float(startup_timeout_s)
         self.python = python or sys.executable
         self.settle_s = float(settle_s)
+        self.build_workers = (os.cpu_count() or 1) if build_workers is None else int(build_workers)
+        self._build_pool = None
+        self.last_build_s: float | None = None
         self._worker: _Worker | None = None
         self._tasks: dict[int, tuple[Task, int, bytes | str]] = {}
         self._best_s: dict[int, float] = {}  # task key -> fastest time per call so far
@@ -86,12 +95,17 @@ class LocalRunner(Runner):
         results = []
         startup_error = None  # a process that cannot start is not retried within a batch
         with _MEASURE_LOCK:
+            start = time.perf_counter()
+            built = self._build_all(inputs)
+            self.last_build_s = time.perf_counter() - start if self.build_workers > 0 else None
             if inputs and self.settle_s > 0:
                 time.sleep(self.settle_s)
-            for item in inputs:
-                if startup_error is None:
+            for item, build in zip(inputs, built):
+                if isinstance(build, MeasureResult):  # the build failed
+                    result = build
+                elif startup_error is None:
                     try:
-                        result, startup_error = self._measure(item)
+                        result, startup_error = self._measure(item, build)
                     except BaseException:
                         # Interrupted mid-candidate: the process may still answer for it
                         # later, so it must not measure the next one.
@@ -107,7 +121,64 @@ class LocalRunner(Runner):
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        self._stop_build_pool()
         self._closed = True
+
+    # Builds --------------------------------------------------------------------------------
+
+    def _build_all(self, inputs: list[MeasureInput]) -> list:
+        """Per candidate: ``(object code, build seconds)``, a failed ``MeasureResult``, or
+        ``None`` to build it in the measuring process."""
+        if self.build_workers <= 0:
+            return [None] * len(inputs)
+        pending = []
+        for item in inputs:
+            if item.task.target.kind != "llvm":
+                pending.append(None)
+                continue
+            key, payload = self._task_payload(item.task)
+            if isinstance(payload, str):
+                pending.append(None)  # the measuring path reports why
+                continue
+            if self._build_pool is None:
+                context = multiprocessing.get_context("spawn")
+                self._build_pool = context.Pool(self.build_workers, initializer=_build_init,
+                                                initargs=(list(sys.path),))
+            pending.append(self._build_pool.apply_async(
+                _build_in_pool, (key, payload, item.program_json)))
+        # Builds run side by side: all of them get the time that many batches of
+        # ``build_workers`` builds of ``timeout_s`` each would take.
+        waves = -(-sum(p is not None for p in pending) // self.build_workers)
+        deadline = time.monotonic() + self.config.timeout_s * max(waves, 1)
+        built, stuck = [], False
+        for job in pending:
+            if job is None:
+                built.append(None)
+                continue
+            try:
+                result, object_code = job.get(max(deadline - time.monotonic(), 0.01))
+            except multiprocessing.TimeoutError:
+                stuck = True
+                built.append(_error(ErrorKind.TIMEOUT, "the build did not finish within "
+                                    f"{self.config.timeout_s:g} s (or its process died)"))
+                continue
+            except Exception as exc:  # the build process could not run the job at all
+                built.append(_error(ErrorKind.BUILD_ERROR, describe_exception(exc)))
+                continue
+            if object_code is None:
+                built.append(MeasureResult(error_kind=result.error_kind,
+                                           error_msg=result.error_msg, build_s=result.build_s))
+            else:
+                built.append((object_code, result.build_s))
+        if stuck:
+            self._stop_build_pool()
+        return built
+
+    def _stop_build_pool(self) -> None:
+        if self._build_pool is not None:
+            self._build_pool.terminate()
+            self._build_pool.join()
+            self._build_pool = None
 
     def __del__(self):
         worker = getattr(self, "_worker", None)
@@ -119,8 +190,9 @@ class LocalRunner(Runner):
 
     # One candidate ------------------------------------------------------------------------
 
-    def _measure(self, item: MeasureInput) -> tuple[MeasureResult, str | None]:
-        """The candidate's result, and an error message when no process could be started."""
+    def _measure(self, item: MeasureInput, build=None) -> tuple[MeasureResult, str | None]:
+        """The candidate's result, and an error message when no process could be started.
+        ``build``: its object code and build seconds, when it was built already."""
         if item.task.target.kind != "llvm":
             return _error(ErrorKind.BUILD_ERROR,
                           f"LocalRunner measures CPU (llvm) tasks; {item.task!r} targets "
@@ -128,8 +200,9 @@ class LocalRunner(Runner):
         key, payload = self._task_payload(item.task)
         if isinstance(payload, str):
             return _error(ErrorKind.BUILD_ERROR, payload), None
+        object_code, build_s = build if build is not None else (None, 0.0)
         message = ("measure", key, item.program_json, self.config, self.seed,
-                   self._best_s.get(key))
+                   self._best_s.get(key), object_code)
         for attempt in range(2):
             if self._worker is None:
                 try:
@@ -151,6 +224,8 @@ class LocalRunner(Runner):
                     return _error(ErrorKind.RUNTIME_ERROR,
                                   "the measuring process could not be reached"), None
         result = self._await_result(worker)
+        if build_s:
+            result = dataclasses.replace(result, build_s=result.build_s + build_s)
         if result.ok:
             self._best_s[key] = min(self._best_s.get(key, math.inf), min(result.costs))
         return result, None
@@ -219,6 +294,23 @@ def measure_program(program: Program, config: MeasureConfig | None = None) -> Me
     """Measure one program in a fresh measuring process (see :class:`LocalRunner`)."""
     with LocalRunner(config=config) as runner:
         return runner.run([program])[0]
+
+
+_POOL_TASKS: dict[int, Task] = {}  # in a build process: the tasks it has unpickled
+
+
+def _build_init(sys_path: list[str]) -> None:
+    sys.path.extend(p for p in sys_path if p not in sys.path)
+
+
+def _build_in_pool(key: int, payload: bytes, program_json: str):
+    """In a build process: the candidate's ``BuildResult`` and object code."""
+    from .build import build_object
+
+    task = _POOL_TASKS.get(key)
+    if task is None:
+        task = _POOL_TASKS[key] = pickle.loads(payload)
+    return build_object(program_json, task=task)
 
 
 def _error(kind: ErrorKind, msg: str) -> MeasureResult:

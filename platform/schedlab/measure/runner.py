@@ -43,6 +43,11 @@ class Runner(abc.ABC):
           runners are context managers.
     """
 
+    last_build_s: float | None = None
+    """Wall seconds the last :meth:`run` spent building before it timed anything, for
+    runners that build a whole batch first (``None`` otherwise: then each result's
+    ``build_s`` is its share)."""
+
     @abc.abstractmethod
     def run(self, candidates: Sequence[Program | MeasureInput]) -> list[MeasureResult]:
         """Measure ``candidates`` and return their results in the same order."""

@@ -169,7 +169,9 @@ class _Emitter:
         if s.kind == "parallel" and not self.fn.name.startswith(self.fn.module.func.name + "_par"):
             self.parallel_loop(s)
             return
-        hint = {"vectorize": "llvm.loop.vectorize.enable", "unroll": "llvm.loop.unroll.enable"}
+        # No hint for a loop too big to unroll here: LLVM's unroller is off (see codegen.cpu),
+        # and it would only warn that it could not follow one.
+        hint = {"vectorize": "llvm.loop.vectorize.enable"}
         self.serial_loop(s.var, 0, str(s.extent), s.body, hint.get(s.kind))
 
     def serial_loop(self, var: Var, start, stop: str, body: Stmt, hint: str | None = None):

@@ -55,14 +55,35 @@ def lower(state: State, name: str = "kernel") -> PrimFunc:
 
 def expand_inline(state: State, expr: Expr) -> Expr:
     """``expr`` with every read of an inlined stage replaced by that stage's expression."""
-    by_name = {st.name: st for st in state.stages}
-    inlined = {st.name for st in state.stages if st.attach.kind == "inline"}
+    inlined = tuple((st.name, st.op) for st in state.stages if st.attach.kind == "inline")
+    return _expand(expr, inlined)
+
+
+# Search lowers thousands of programs of one computation, which differ in their loops but
+# mostly not in what is inlined; expressions are immutable, so expansions are shared. Keyed
+# by identity (an expression's == builds a comparison), holding the keys alive.
+_EXPANDED: dict[tuple, tuple] = {}
+_EXPANDED_MAX = 1024
+
+
+def _expand(expr: Expr, inlined: tuple) -> Expr:
+    key = (id(expr),) + tuple(id(op) for _, op in inlined)
+    hit = _EXPANDED.get(key)
+    if hit is None:
+        if len(_EXPANDED) >= _EXPANDED_MAX:
+            _EXPANDED.clear()
+        hit = _EXPANDED[key] = (expr, inlined, _expand_uncached(expr, inlined))
+    return hit[2]
+
+
+def _expand_uncached(expr: Expr, inlined: tuple) -> Expr:
+    ops = dict(inlined)
 
     def visit(node):
-        if isinstance(node, TensorRead) and node.tensor.name in inlined:
-            op = by_name[node.tensor.name].op
+        if isinstance(node, TensorRead) and node.tensor.name in ops:
+            op = ops[node.tensor.name]
             indices = [transform(i, visit) for i in node.indices]
-            return substitute(expand_inline(state, op.body), dict(zip(op.axes, indices)))
+            return substitute(_expand(op.body, inlined), dict(zip(op.axes, indices)))
         return None
 
     if isinstance(expr, Reduce):

@@ -166,3 +166,14 @@ def test_batches_built_in_the_measuring_process_or_a_build_pool(good, build_work
     assert_ok(last)
     assert invalid.error_kind is ErrorKind.INVALID_PROGRAM
     assert wrong.error_kind is ErrorKind.WRONG_RESULT
+
+
+@pytest.mark.parametrize("fault", ["crashing_unpickle", "hanging_unpickle"])
+def test_a_build_that_crashes_or_hangs_its_pool_process_ends_only_its_candidate(good, fault):
+    config = MeasureConfig(repeat=1, min_repeat_ms=1, timeout_s=2.0)
+    with LocalRunner(config=config, settle_s=0, build_workers=2) as runner:
+        before, failed, after = runner.run([good, faults.faulty_program(fault), good])
+        assert failed.error_kind is ErrorKind.TIMEOUT and "build" in failed.error_msg
+        assert before.ok and after.ok  # after: built by the measuring process instead
+        (again,) = runner.run([good])  # the runner starts a new pool
+        assert again.ok

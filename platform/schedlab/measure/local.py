@@ -146,32 +146,35 @@ class LocalRunner(Runner):
                                                 initargs=(list(sys.path),))
             pending.append(self._build_pool.apply_async(
                 _build_in_pool, (key, payload, item.program_json)))
-        # Builds run side by side: all of them get the time that many batches of
-        # ``build_workers`` builds of ``timeout_s`` each would take.
-        waves = -(-sum(p is not None for p in pending) // self.build_workers)
-        deadline = time.monotonic() + self.config.timeout_s * max(waves, 1)
-        built, stuck = [], False
+        # Jobs start in order, ``build_workers`` at a time: a job has started at the latest
+        # when every job ``build_workers`` places before it has finished, and gets
+        # ``timeout_s`` from then. A build that hangs or kills its process stops the pool;
+        # candidates whose builds had not come back are built in the measuring process,
+        # which has its own watchdog.
+        finished = [time.monotonic()] * self.build_workers
+        built = []
         for job in pending:
-            if job is None:
+            if job is None or self._build_pool is None:
                 built.append(None)
                 continue
+            deadline = finished[-self.build_workers] + self.config.timeout_s
             try:
-                result, object_code = job.get(max(deadline - time.monotonic(), 0.01))
+                result, object_code = job.get(max(deadline - time.monotonic(), 0.0))
             except multiprocessing.TimeoutError:
-                stuck = True
                 built.append(_error(ErrorKind.TIMEOUT, "the build did not finish within "
                                     f"{self.config.timeout_s:g} s (or its process died)"))
+                self._stop_build_pool()
                 continue
             except Exception as exc:  # the build process could not run the job at all
-                built.append(_error(ErrorKind.BUILD_ERROR, describe_exception(exc)))
-                continue
-            if object_code is None:
+                result, object_code = None, describe_exception(exc)
+            finished.append(time.monotonic())
+            if result is None:
+                built.append(_error(ErrorKind.BUILD_ERROR, object_code))
+            elif object_code is None:
                 built.append(MeasureResult(error_kind=result.error_kind,
                                            error_msg=result.error_msg, build_s=result.build_s))
             else:
                 built.append((object_code, result.build_s))
-        if stuck:
-            self._stop_build_pool()
         return built
 
     def _stop_build_pool(self) -> None:
@@ -182,11 +185,14 @@ class LocalRunner(Runner):
 
     def __del__(self):
         worker = getattr(self, "_worker", None)
-        if worker is not None:
-            try:
+        pool = getattr(self, "_build_pool", None)
+        try:
+            if worker is not None:
                 worker.kill()
-            except Exception:  # interpreter shutdown may have torn down what kill() uses
-                pass
+            if pool is not None:
+                pool.terminate()
+        except Exception:  # interpreter shutdown may have torn down what these use
+            pass
 
     # One candidate ------------------------------------------------------------------------
 

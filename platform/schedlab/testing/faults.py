@@ -10,6 +10,13 @@ candidate (``faulty_program``).
     crashing  the reference dereferences a null pointer: the process dies of SIGSEGV
     hanging   the reference sleeps for an hour: the runner's timeout must fire
     wrong     the reference is off by one: the result is WRONG_RESULT
+
+Two more fail earlier, in whatever process first rebuilds the task from its pickle (a build
+process of the runner's pool, or the measuring process): their reference cannot be
+unpickled without crashing or hanging.
+
+    crashing_unpickle  unpickling the reference dies of SIGSEGV
+    hanging_unpickle   unpickling the reference sleeps for an hour
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from ..task import Task
 from ..te import compute, placeholder, reduce_axis
 from ..te import sum as te_sum
 
-FAULTS = ("crashing", "hanging", "wrong")
+FAULTS = ("crashing", "hanging", "wrong", "crashing_unpickle", "hanging_unpickle")
 
 
 def matmul_reference(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray]:
@@ -64,10 +71,25 @@ def wrong_reference(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray]:
     return (a @ b + 1.0,)
 
 
+class _FailsWhenUnpickled:
+    """A reference that works here, but whose unpickling calls ``call(*args)``."""
+
+    def __init__(self, call, args):
+        self.call, self.args = call, args
+
+    def __call__(self, a, b):
+        return matmul_reference(a, b)
+
+    def __reduce__(self):
+        return self.call, self.args
+
+
 _REFERENCES = {
     "crashing": crashing_reference,
     "hanging": hanging_reference,
     "wrong": wrong_reference,
+    "crashing_unpickle": _FailsWhenUnpickled(ctypes.string_at, (0,)),
+    "hanging_unpickle": _FailsWhenUnpickled(time.sleep, (3600,)),
 }
 
 

@@ -5,8 +5,11 @@ For each workload and trial budget (and seed), in this order:
      it spent outside measurement (search, features, cost model);
   2. MetaSchedule on the same workload and budget (``metaschedule_baseline.py`` in a
      subprocess, with ``--tvm-python``'s interpreter), when apache-tvm is installed there;
-  3. right after, numpy (float32, OpenBLAS; conv2d as im2col + matmul) and schedlab's best
-     program timed again, back to back, so the ratios come from the same minutes.
+  3. right after, numpy (float32, OpenBLAS; conv2d as im2col + matmul), schedlab's best
+     program and MetaSchedule's best kernel (saved as a library by the baseline and loaded
+     by it again) timed again, in turn, ``RETIME_ROUNDS`` times; each gets its fastest
+     round. The ratios come from the same minute, not from timings taken while each tuner
+     ran, minutes apart on a machine whose speed drifts.
 
 The machine's speed drifts over minutes: only ratios within one run mean anything.
 
@@ -48,6 +51,7 @@ WORKLOADS = {
 }
 
 MEASURE = MeasureConfig(repeat=3, min_repeat_ms=100)
+RETIME_ROUNDS = 2
 
 
 def tvm_available(python: str) -> bool:
@@ -55,13 +59,21 @@ def tvm_available(python: str) -> bool:
     return probe.returncode == 0
 
 
-def run_metaschedule(python: str, workload: str, trials: int, seed: int) -> dict:
-    """MetaSchedule's result for one workload and budget, or ``{"error": ...}``."""
+def run_metaschedule(python: str, workload: str, trials: int, seed: int,
+                     export: str | None = None, retime: str | None = None) -> dict:
+    """MetaSchedule's result for one workload and budget (its best kernel saved at
+    ``export``), or the timing of a kernel saved earlier (``retime``); ``{"error": ...}``
+    when it failed."""
     with tempfile.TemporaryDirectory(prefix="ms_") as work:
         out = os.path.join(work, "result.json")
         cmd = [python, os.path.join(HERE, "metaschedule_baseline.py"), "--workload", workload,
-               "--trials", str(trials), "--seed", str(seed),
-               "--work-dir", os.path.join(work, "db"), "--json", out]
+               "--seed", str(seed), "--json", out]
+        if retime:
+            cmd += ["--retime", retime]
+        else:
+            cmd += ["--trials", str(trials), "--work-dir", os.path.join(work, "db")]
+        if export:
+            cmd += ["--export", export]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if os.path.exists(out):
             with open(out) as f:
@@ -73,15 +85,27 @@ def run_metaschedule(python: str, workload: str, trials: int, seed: int) -> dict
         return result
 
 
-def time_numpy_and_best(task, fn, best) -> tuple[float, float]:
-    """Seconds per call of numpy's equivalent and of schedlab's best program, timed back to
-    back (the best in the measuring process, as during tuning)."""
+def retime_side_by_side(task, fn, best, ms_python: str | None, workload: str, seed: int,
+                        ms_library: str | None) -> dict:
+    """Seconds per call of numpy's equivalent, schedlab's best program (in a measuring
+    process, as during tuning) and MetaSchedule's saved best kernel (``None`` without one),
+    timed in turn ``RETIME_ROUNDS`` times; the fastest round of each."""
     inputs = [np.ascontiguousarray(a) for a in task.random_inputs(seed=0)]
-    numpy_s = time_call(lambda: fn(*inputs))
-    time.sleep(SETTLE_S)
+    times: dict[str, list[float]] = {"numpy": [], "schedlab": [], "metaschedule": []}
     with LocalRunner(config=MEASURE) as runner:
-        result = runner.run([best.program])[0]
-    return numpy_s, result.median
+        for _ in range(RETIME_ROUNDS):
+            times["numpy"].append(time_call(lambda: fn(*inputs)))
+            time.sleep(SETTLE_S)
+            result = runner.run([best.program])[0]
+            if result.ok:
+                times["schedlab"].append(result.median)
+            if ms_python and ms_library and os.path.exists(ms_library):
+                time.sleep(SETTLE_S)
+                ms = run_metaschedule(ms_python, workload, 0, seed, retime=ms_library)
+                if not ms.get("error") and ms.get("best_latency_s"):
+                    times["metaschedule"].append(ms["best_latency_s"])
+            time.sleep(SETTLE_S)
+    return {name: min(values) if values else None for name, values in times.items()}
 
 
 def run_case(name: str, trials: int, seed: int, tvm_python: str | None) -> dict:
@@ -99,17 +123,26 @@ def run_case(name: str, trials: int, seed: int, tvm_python: str | None) -> dict:
         "outside_measurement_share": result.outside_measurement_share,
         "time_split_s": split,
     }
-    if tvm_python:
+    with tempfile.TemporaryDirectory(prefix="ms_best_") as library_dir:
+        library = os.path.join(library_dir, "best.so") if tvm_python else None
+        if tvm_python:
+            time.sleep(SETTLE_S)
+            ms = run_metaschedule(tvm_python, name, trials, seed, export=library)
+            row["metaschedule"] = ms
+            row["metaschedule_wall_s"] = ms.get("tune_wall_s")
         time.sleep(SETTLE_S)
-        ms = run_metaschedule(tvm_python, name, trials, seed)
-        row["metaschedule"] = ms
-        row["metaschedule_gflops"] = ms.get("gflops") if not ms.get("error") else None
-        row["metaschedule_wall_s"] = ms.get("tune_wall_s")
-    time.sleep(SETTLE_S)
-    numpy_s, best_s = time_numpy_and_best(task, numpy_fn, result.best)
-    row["numpy_gflops"] = gflop / numpy_s
-    row["schedlab_gflops"] = gflop / best_s
-    row["vs_numpy"] = numpy_s / best_s
+        seconds = retime_side_by_side(task, numpy_fn, result.best, tvm_python, name, seed,
+                                      library)
+    row["retimed_s"] = seconds
+    if seconds["schedlab"] is None:  # the re-timing failed: the tuner's own timing
+        seconds["schedlab"] = result.best.latency_s
+    row["numpy_gflops"] = gflop / seconds["numpy"]
+    row["schedlab_gflops"] = gflop / seconds["schedlab"]
+    row["vs_numpy"] = seconds["numpy"] / seconds["schedlab"]
+    if seconds["metaschedule"]:
+        row["metaschedule_gflops"] = gflop / seconds["metaschedule"]
+    elif tvm_python and not row["metaschedule"].get("error"):
+        row["metaschedule_gflops"] = row["metaschedule"].get("gflops")  # its own timing
     if row.get("metaschedule_gflops"):
         row["vs_metaschedule"] = row["schedlab_gflops"] / row["metaschedule_gflops"]
         row["wall_vs_metaschedule"] = row["schedlab_wall_s"] / row["metaschedule_wall_s"]

@@ -9,7 +9,15 @@ padding as its own compute, bias+ReLU as its own compute), and so is the FLOP co
 padding free).
 
     python experiments/metaschedule_baseline.py --workload matmul --trials 256 --seed 0 \\
-        --work-dir /tmp/ms_matmul --json out.json [--num-cores N] [--mcpu CPU]
+        --work-dir /tmp/ms_matmul --json out.json [--num-cores N] [--mcpu CPU] [--export LIB]
+
+With ``--export LIB`` the best kernel is also saved as a shared library, and
+
+    python experiments/metaschedule_baseline.py --workload matmul --seed 0 --retime LIB \\
+        --json out.json
+
+times that library again (same inputs and timing as below, nothing tuned), so that a
+benchmark can time MetaSchedule's best and its own side by side, minutes after tuning.
 
 Workloads (fp32):
   - ``matmul``: C[i, j] = sum_k A[i, k] * B[k, j], M = N = K = 1024
@@ -219,17 +227,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Tune one workload with TVM MetaSchedule and report the best latency."
     )
     parser.add_argument("--workload", required=True, choices=sorted([*WORKLOADS, *ALIASES]))
-    parser.add_argument("--trials", type=int, required=True, help="max_trials_global")
+    parser.add_argument("--trials", type=int, help="max_trials_global")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work-dir", required=True,
+    parser.add_argument("--work-dir",
                         help="MetaSchedule's logs and database (must not hold a database)")
+    parser.add_argument("--export", help="also save the best kernel as this shared library")
+    parser.add_argument("--retime", metavar="LIB",
+                        help="only time a library saved by --export (no tuning)")
     parser.add_argument("--json", help="write the result object here")
     parser.add_argument("--num-cores", type=int, default=len(os.sched_getaffinity(0)),
                         help="threads for the kernel and build workers (default: %(default)s)")
     parser.add_argument("--mcpu", help="LLVM CPU name for the target (default: the host's)")
     args = parser.parse_args(argv)
     args.workload = ALIASES.get(args.workload, args.workload)
-    if args.trials < 1:
+    if args.retime is None and (args.trials is None or args.work_dir is None):
+        parser.error("--trials and --work-dir are required unless --retime is given")
+    if args.trials is not None and args.trials < 1:
         parser.error("--trials must be at least 1")
     if args.num_cores < 1:
         parser.error("--num-cores must be at least 1")
@@ -308,6 +321,15 @@ def tune_and_time(args: argparse.Namespace, result: dict) -> None:
     # Built exactly as the tuner's builder built what it measured.
     rt_mod = build_without_intrinsics(sch.mod, target, None)
 
+    if args.export:
+        rt_mod.export_library(args.export)
+    check_and_time(args, rt_mod, tensors, reference, flops, result)
+
+
+def check_and_time(args, rt_mod, tensors, reference, flops, result: dict) -> None:
+    """Check ``rt_mod`` against numpy and time it; fills ``result``."""
+    import tvm
+
     rng = np.random.default_rng(args.seed)
     dev = tvm.cpu(0)
     inputs = [rng.uniform(-1.0, 1.0, size=[int(d) for d in t.shape]).astype("float32")
@@ -329,6 +351,18 @@ def tune_and_time(args: argparse.Namespace, result: dict) -> None:
         raise RunError(f"tuned kernel disagrees with numpy: max abs error {max_err:.3g}")
 
 
+def retime(args: argparse.Namespace, result: dict) -> None:
+    """Load a library saved by ``--export`` and check and time it again."""
+    import tvm
+    from tvm import te
+
+    params = WORKLOADS[args.workload]
+    tensors, reference, flops = BUILDERS[args.workload](te, **params)
+    result["flop_count"] = flops
+    check_and_time(args, tvm.runtime.load_module(args.retime), tensors, reference, flops,
+                   result)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # The TVM runtime sizes its thread pool from this when it starts (here and in the runner's
@@ -345,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Records in an existing database would count as measured, so they would shrink the
     # trial budget and could hand back a schedule found in another run.
-    if any(os.path.exists(os.path.join(args.work_dir, f)) for f in DATABASE_FILES):
+    if args.retime is None and any(os.path.exists(os.path.join(args.work_dir, f))
+                                   for f in DATABASE_FILES):
         print(f"metaschedule_baseline: {args.work_dir} already holds a MetaSchedule database; "
               "use a fresh --work-dir", file=sys.stderr)
         return 2
@@ -371,7 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     write_json(args.json, result)
     try:
-        tune_and_time(args, result)
+        if args.retime:
+            retime(args, result)
+        else:
+            tune_and_time(args, result)
         result["error"] = None
     except RunError as err:
         result["error"] = str(err)

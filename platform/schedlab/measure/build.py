@@ -28,27 +28,17 @@ def build_program(
         or compiling is ``BUILD_ERROR``.
     """
     start = time.perf_counter()
-
-    def failed(kind: ErrorKind, exc: BaseException):
-        result = BuildResult(
-            program_json=program_json,
-            error_kind=kind,
-            error_msg=describe_exception(exc),
-            build_s=time.perf_counter() - start,
-        )
-        return result, None
-
     try:
         program = Program.from_json(program_json, task=task)
     except Exception as exc:  # a bad record is data, whatever the parser raised
-        return failed(ErrorKind.INVALID_PROGRAM, exc)
+        return _failed(program_json, ErrorKind.INVALID_PROGRAM, exc, start), None
     try:
         if object_code is None:
             kernel = program.compile()
         else:
             kernel = load_object(program.func, object_code)
     except Exception as exc:
-        return failed(ErrorKind.BUILD_ERROR, exc)
+        return _failed(program_json, ErrorKind.BUILD_ERROR, exc, start), None
     result = BuildResult(program_json=program_json, build_s=time.perf_counter() - start)
     return result, kernel
 
@@ -61,17 +51,19 @@ def build_object(program_json: str, *, task: Task | None = None
     try:
         program = Program.from_json(program_json, task=task)
     except Exception as exc:
-        return BuildResult(program_json=program_json, error_kind=ErrorKind.INVALID_PROGRAM,
-                           error_msg=describe_exception(exc),
-                           build_s=time.perf_counter() - start), None
+        return _failed(program_json, ErrorKind.INVALID_PROGRAM, exc, start), None
     try:
         object_code = compile_object(program.func, program.task.target.num_cores)
     except Exception as exc:
-        return BuildResult(program_json=program_json, error_kind=ErrorKind.BUILD_ERROR,
-                           error_msg=describe_exception(exc),
-                           build_s=time.perf_counter() - start), None
-    return BuildResult(program_json=program_json, build_s=time.perf_counter() - start), \
-        object_code
+        return _failed(program_json, ErrorKind.BUILD_ERROR, exc, start), None
+    result = BuildResult(program_json=program_json, build_s=time.perf_counter() - start)
+    return result, object_code
+
+
+def _failed(program_json: str, kind: ErrorKind, exc: BaseException, start: float
+            ) -> BuildResult:
+    return BuildResult(program_json=program_json, error_kind=kind,
+                       error_msg=describe_exception(exc), build_s=time.perf_counter() - start)
 
 
 def describe_exception(exc: BaseException, limit: int = 2000) -> str:

@@ -9,7 +9,7 @@ import pytest
 import schedlab
 from schedlab import te
 from schedlab.ir.builder import ScheduleBuilder
-from schedlab.ir.loop_ir import Allocate, For, IfThen, Seq
+from schedlab.ir.loop_ir import Allocate, For, iter_stmts
 from schedlab.ir.lower import LoweringError
 from schedlab.ir.steps import (
     AnnotateStep,
@@ -43,17 +43,8 @@ def assert_correct(program, seed=0):
     assert result.status == "match", result.message
 
 
-def walk(stmt):
-    yield stmt
-    if isinstance(stmt, Seq):
-        for s in stmt.stmts:
-            yield from walk(s)
-    elif isinstance(stmt, (For, IfThen, Allocate)):
-        yield from walk(stmt.body)
-
-
 def local_buffers(program):
-    return {s.buffer.name: s.buffer for s in walk(program.func.body)
+    return {s.buffer.name: s.buffer for s in iter_stmts(program.func.body)
             if isinstance(s, Allocate) and s.buffer.scope == "local"}
 
 
@@ -266,7 +257,7 @@ def test_loop_variables_that_would_print_alike_are_kept_apart():
 # -- unrolling ----------------------------------------------------------------------------------
 
 def loop_kinds(program) -> dict[str, str]:
-    return {s.var.name: s.kind for s in walk(program.func.body) if isinstance(s, For)}
+    return {s.var.name: s.kind for s in iter_stmts(program.func.body) if isinstance(s, For)}
 
 
 def test_small_loop_nests_are_unrolled_without_a_pragma():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import struct
 
-from ..ir.loop_ir import Allocate, Buffer, For, IfThen, PrimFunc, Seq, Stmt, Store
+from ..ir.loop_ir import Allocate, Buffer, For, IfThen, PrimFunc, Seq, Stmt, Store, iter_stmts
 from ..te.expr import BinOp, Call, Cast, Cmp, Const, Expr, Load, Logic, Select, Var
 from ..te.visit import collect_vars, walk
 
@@ -745,23 +745,14 @@ def _vectorizable(s: For) -> bool:
 
 def _stores_collide(s: For) -> bool:
     """A store whose address does not move with the vector lane would race across lanes."""
-    for node in _iter_stmts(s.body):
+    for node in iter_stmts(s.body):
         if isinstance(node, Store) and _stride(node.index, s.var) == 0:
             return True
     return False
 
 
-def _iter_stmts(s: Stmt):
-    yield s
-    if isinstance(s, Seq):
-        for x in s.stmts:
-            yield from _iter_stmts(x)
-    elif isinstance(s, (For, IfThen, Allocate)):
-        yield from _iter_stmts(s.body)
-
-
 def _stmt_exprs(s: Stmt):
-    for node in _iter_stmts(s):
+    for node in iter_stmts(s):
         if isinstance(node, Store):
             yield node.index
             yield node.value
@@ -778,7 +769,7 @@ def _stmt_vars(s: Stmt) -> set[Var]:
 
 def _stmt_buffers(s: Stmt) -> list[Buffer]:
     seen: dict[int, Buffer] = {}
-    for node in _iter_stmts(s):
+    for node in iter_stmts(s):
         if isinstance(node, Store):
             seen.setdefault(id(node.buffer), node.buffer)
     for e in _stmt_exprs(s):

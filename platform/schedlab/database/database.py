@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import abc
-import importlib
 from collections.abc import Sequence
 
+from ..registry import create
 from .record import TuningRecord
 
 
@@ -89,12 +89,4 @@ def create_database(database: str | Database = "json", **kwargs) -> Database:
     """A database by name (``"json"``, ``"memory"``) with keyword arguments for its
     constructor (``create_database("json", path="runs/demo/records.jsonl")``); a
     :class:`Database` object is returned as it is."""
-    if isinstance(database, Database):
-        if kwargs:
-            raise TypeError("options go with a database name, not with a database object")
-        return database
-    if database not in DATABASES:
-        raise ValueError(f"unknown database {database!r}; valid: {', '.join(sorted(DATABASES))}")
-    module_name, class_name = DATABASES[database].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(**kwargs)
+    return create("database", database, Database, DATABASES, kwargs)

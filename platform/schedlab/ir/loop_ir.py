@@ -88,6 +88,16 @@ def seq(stmts) -> Stmt:
     return stmts[0] if len(stmts) == 1 else Seq(stmts)
 
 
+def iter_stmts(stmt: Stmt):
+    """``stmt`` and every statement inside it, outermost first."""
+    yield stmt
+    if isinstance(stmt, Seq):
+        for inner in stmt.stmts:
+            yield from iter_stmts(inner)
+    elif isinstance(stmt, (For, IfThen, Allocate)):
+        yield from iter_stmts(stmt.body)
+
+
 def format_stmt(stmt: Stmt, indent: int = 0) -> str:
     """Readable pseudo-code of a statement tree."""
     pad = "  " * indent

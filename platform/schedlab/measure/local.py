@@ -131,21 +131,7 @@ class LocalRunner(Runner):
         ``None`` to build it in the measuring process."""
         if self.build_workers <= 0:
             return [None] * len(inputs)
-        pending = []
-        for item in inputs:
-            if item.task.target.kind != "llvm":
-                pending.append(None)
-                continue
-            key, payload = self._task_payload(item.task)
-            if isinstance(payload, str):
-                pending.append(None)  # the measuring path reports why
-                continue
-            if self._build_pool is None:
-                context = multiprocessing.get_context("spawn")
-                self._build_pool = context.Pool(self.build_workers, initializer=_build_init,
-                                                initargs=(list(sys.path),))
-            pending.append(self._build_pool.apply_async(
-                _build_in_pool, (key, payload, item.program_json)))
+        pending = [self._submit_build(item) for item in inputs]
         # Jobs start in order, ``build_workers`` at a time: a job has started at the latest
         # when every job ``build_workers`` places before it has finished, and gets
         # ``timeout_s`` from then. A build that hangs or kills its process stops the pool;
@@ -166,16 +152,27 @@ class LocalRunner(Runner):
                 self._stop_build_pool()
                 continue
             except Exception as exc:  # the build process could not run the job at all
-                result, object_code = None, describe_exception(exc)
-            finished.append(time.monotonic())
-            if result is None:
-                built.append(_error(ErrorKind.BUILD_ERROR, object_code))
-            elif object_code is None:
-                built.append(MeasureResult(error_kind=result.error_kind,
-                                           error_msg=result.error_msg, build_s=result.build_s))
+                built.append(_error(ErrorKind.BUILD_ERROR, describe_exception(exc)))
             else:
-                built.append((object_code, result.build_s))
+                built.append((object_code, result.build_s) if object_code is not None
+                             else MeasureResult(error_kind=result.error_kind,
+                                                error_msg=result.error_msg,
+                                                build_s=result.build_s))
+            finished.append(time.monotonic())
         return built
+
+    def _submit_build(self, item: MeasureInput):
+        """The pool job building ``item``, or ``None`` where the measuring process must
+        (a GPU task, or a task that cannot be pickled: that path reports why)."""
+        if item.task.target.kind != "llvm":
+            return None
+        key, payload = self._task_payload(item.task)
+        if isinstance(payload, str):
+            return None
+        if self._build_pool is None:
+            self._build_pool = multiprocessing.get_context("spawn").Pool(
+                self.build_workers, initializer=_build_init, initargs=(list(sys.path),))
+        return self._build_pool.apply_async(_build_in_pool, (key, payload, item.program_json))
 
     def _stop_build_pool(self) -> None:
         if self._build_pool is not None:

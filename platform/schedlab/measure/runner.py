@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import abc
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..program import Program
+from ..registry import create
 from ..task import Task
 from .result import MeasureResult
 
@@ -88,12 +88,4 @@ RUNNERS = {
 def create_runner(runner: str | Runner = "local", **kwargs) -> Runner:
     """A runner by name (``"local"``), with keyword arguments for its constructor;
     a :class:`Runner` object is returned as it is."""
-    if isinstance(runner, Runner):
-        if kwargs:
-            raise TypeError("options go with a runner name, not with a runner object")
-        return runner
-    if runner not in RUNNERS:
-        raise ValueError(f"unknown runner {runner!r}; valid: {', '.join(sorted(RUNNERS))}")
-    module_name, class_name = RUNNERS[runner].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(**kwargs)
+    return create("runner", runner, Runner, RUNNERS, kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..registry import create
 from .base import SearchContext, SearchStrategy, decision_key
 from .evolutionary import EvolutionarySearch
 from .mutators import (
@@ -25,14 +26,7 @@ STRATEGIES: dict[str, type[SearchStrategy]] = {
 def create_strategy(strategy: str | SearchStrategy = "evolutionary", **kwargs) -> SearchStrategy:
     """A strategy by name (``"evolutionary"``, ``"random"``) with constructor keyword
     arguments; a :class:`SearchStrategy` object is returned as it is."""
-    if isinstance(strategy, SearchStrategy):
-        if kwargs:
-            raise TypeError("options go with a strategy name, not with a strategy object")
-        return strategy
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown search strategy {strategy!r}; "
-                         f"valid: {', '.join(sorted(STRATEGIES))}")
-    return STRATEGIES[strategy](**kwargs)
+    return create("search strategy", strategy, SearchStrategy, STRATEGIES, kwargs)
 
 
 __all__ = [

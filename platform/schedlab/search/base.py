@@ -20,7 +20,12 @@ _SAMPLE_TRIES = 20
 def decision_key(program: Program) -> tuple:
     """A cheap identity of an annotated program: its sketch and its decisions. Two programs
     with equal keys have the same steps."""
-    return (id(program.sketch), tuple(sorted(program.decisions.items())))
+    return sketch_decisions_key(program.sketch, program.decisions)
+
+
+def sketch_decisions_key(sketch, decisions: dict) -> tuple:
+    """:func:`decision_key` of a program not made yet."""
+    return (id(sketch), tuple(sorted(decisions.items())))
 
 
 @dataclass

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..program import Program
-from .base import SearchContext, SearchStrategy, decision_key
+from .base import SearchContext, SearchStrategy, decision_key, sketch_decisions_key
 from .candidates import Candidate
 from .mutators import DEFAULT_MUTATION_WEIGHTS, MUTATORS, crossover
 from .scoring import score_candidates, uses_features
@@ -163,7 +163,7 @@ class EvolutionarySearch(SearchStrategy):
             if decisions is None:
                 children.append(parent)
                 continue
-            key = (id(parent.sketch), tuple(sorted(decisions.items())))
+            key = sketch_decisions_key(parent.sketch, decisions)
             if key in known:
                 children.append(known[key])
                 continue

@@ -169,3 +169,24 @@ def test_worker_processes_complete_candidates_like_this_process(task):
             assert a.decisions == b.decisions
             np.testing.assert_array_equal(a.features, b.features)
             assert b.program is None and a.program is not None
+
+
+def test_a_local_share_of_the_proposal_neighbours_the_fastest_measured(task):
+    context = SearchContext(task, rng=np.random.default_rng(9))
+    measured = context.sample(12)
+    context.add_measured(measured, [oracle_latency(p) for p in measured])
+    parents = context.best_measured(2)
+    search = EvolutionarySearch(population=32, generations=1, eps_greedy=0.0,
+                                local_share=1.0, local_parents=2, local_children=32,
+                                mutation_weights={"tile_size": 1.0, "auto_unroll": 1.0})
+    proposal = search.propose(context, OracleCostModel(), 6)
+    assert len(proposal) == 6
+    for program in proposal:
+        # One mutation of a matmul's tile sizes or unroll limit changes one decision.
+        assert any(program.sketch is parent.sketch and sum(
+            program.decisions[k] != parent.decisions[k] for k in parent.decisions) == 1
+            for parent in parents)
+    with pytest.raises(ValueError, match="local_share"):
+        EvolutionarySearch(local_share=-0.1)
+    with pytest.raises(ValueError, match="local_parents"):
+        EvolutionarySearch(local_parents=0)

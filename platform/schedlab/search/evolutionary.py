@@ -37,6 +37,10 @@ class EvolutionarySearch(SearchStrategy):
         eps_greedy: share of each proposal drawn at random instead of by score.
         init_measured_ratio: at most this share of the first generation are the fastest
             measured programs; random samples fill the rest.
+        local_share: share of each proposal taken from the neighbours of the fastest
+            measured programs; 0 switches it off (Ansor's and MetaSchedule's proposal).
+        local_parents: how many of the fastest measured programs have neighbours made.
+        local_children: mutations tried per such program.
         retries: attempts to vary a parent before it is copied instead.
         workers: processes that complete and featurize candidates (0: this process only;
             ``None``: one per core of this machine). They run between measurements, never
@@ -52,6 +56,9 @@ class EvolutionarySearch(SearchStrategy):
         crossover_probability: float = 0.1,
         eps_greedy: float = 0.05,
         init_measured_ratio: float = 0.2,
+        local_share: float = 0.25,
+        local_parents: int = 8,
+        local_children: int = 32,
         retries: int = 3,
         workers: int | None = None,
     ):
@@ -62,7 +69,8 @@ class EvolutionarySearch(SearchStrategy):
             raise ValueError(f"generations must be an int >= 1, got {generations!r}")
         for name, value in (("crossover_probability", crossover_probability),
                             ("eps_greedy", eps_greedy),
-                            ("init_measured_ratio", init_measured_ratio)):
+                            ("init_measured_ratio", init_measured_ratio),
+                            ("local_share", local_share)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {value!r}")
         weights = dict(DEFAULT_MUTATION_WEIGHTS if mutation_weights is None
@@ -81,6 +89,13 @@ class EvolutionarySearch(SearchStrategy):
         self.crossover_probability = crossover_probability
         self.eps_greedy = eps_greedy
         self.init_measured_ratio = init_measured_ratio
+        self.local_share = local_share
+        self.local_parents = local_parents
+        self.local_children = local_children
+        for name, value in (("local_parents", local_parents),
+                            ("local_children", local_children)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         self.retries = retries
         self.workers = len(os.sched_getaffinity(0)) if workers is None else int(workers)
         if self.workers < 0:
@@ -128,11 +143,21 @@ class EvolutionarySearch(SearchStrategy):
                                      features_wanted)
             admit(population)
 
-        ranked = sorted(best.values(), key=lambda item: -item[0])
-        n_random = min(n, int(round(n * self.eps_greedy)))
-        programs = (factory.program(c) for _, c in ranked)
         taken: set[str] = set()
-        chosen = context.unmeasured((p for p in programs if p is not None), n - n_random, taken)
+        chosen = []
+        n_local = min(n, int(round(n * self.local_share)))
+        if n_local:
+            local = self._neighbours(context, factory, known, features_wanted)
+            scores = score_candidates(context, cost_model, local, stats)
+            order = np.argsort(-scores, kind="stable")
+            programs = (factory.program(local[i]) for i in order)
+            chosen += context.unmeasured((p for p in programs if p is not None), n_local,
+                                         taken)
+        ranked = sorted(best.values(), key=lambda item: -item[0])
+        n_random = min(n - len(chosen), int(round(n * self.eps_greedy)))
+        programs = (factory.program(c) for _, c in ranked)
+        chosen += context.unmeasured((p for p in programs if p is not None),
+                                     n - n_random - len(chosen), taken)
         chosen += context.unmeasured(context.sample(2 * (n - len(chosen))), n - len(chosen),
                                      taken)
         stats["search"] = time.perf_counter() - start - stats["features"] - stats["predict"]
@@ -175,6 +200,33 @@ class EvolutionarySearch(SearchStrategy):
                 key = decision_key(child)
                 children[slot] = known.setdefault(key, child)
         return children
+
+    def _neighbours(self, context, factory, known, features_wanted) -> list[Candidate]:
+        """Children one mutation away from the fastest measured programs, each once."""
+        rng = context.rng
+        if not self.mutators:
+            return []
+        sketch_index = {id(s): i for i, s in enumerate(context.sketches)}
+        requests, found = [], []
+        for program in context.best_measured(self.local_parents):
+            parent = Candidate(program.sketch, program.decisions, program.decision_spaces,
+                               None, program)
+            for _ in range(self.local_children):
+                mutator = self.mutators[int(rng.choice(len(self.mutators),
+                                                       p=self.mutator_probs))]
+                decisions = mutator.mutate(parent, rng)
+                if decisions is None:
+                    continue
+                key = sketch_decisions_key(parent.sketch, decisions)
+                if key in known:
+                    found.append(known[key])
+                else:
+                    requests.append((sketch_index[id(parent.sketch)], decisions, _seed(rng)))
+        for child in factory.complete(requests, features_wanted):
+            if child is not None:
+                found.append(known.setdefault(decision_key(child), child))
+        return list({id(c): c for c in found}.values())
+
     def _vary(self, parent, population, by_sketch, weights, rng) -> dict | None:
         if rng.random() < self.crossover_probability:
             mates = by_sketch[id(parent.sketch)]

@@ -35,6 +35,7 @@ from bench_codegen import SETTLE_S, im2col_conv, time_call  # noqa: E402
 
 import schedlab  # noqa: E402
 from schedlab.measure import LocalRunner, MeasureConfig  # noqa: E402
+from schedlab.measure.buffers import aligned_copy  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -90,7 +91,9 @@ def retime_side_by_side(task, fn, best, ms_python: str | None, workload: str, se
     """Seconds per call of numpy's equivalent, schedlab's best program (in a measuring
     process, as during tuning) and MetaSchedule's saved best kernel (``None`` without one),
     timed in turn ``RETIME_ROUNDS`` times; the fastest round of each."""
-    inputs = [np.ascontiguousarray(a) for a in task.random_inputs(seed=0)]
+    # Placed in memory as the measuring process places schedlab's (and the baseline
+    # MetaSchedule's) buffers.
+    inputs = [aligned_copy(a) for a in task.random_inputs(seed=0)]
     times: dict[str, list[float]] = {"numpy": [], "schedlab": [], "metaschedule": []}
     with LocalRunner(config=MEASURE) as runner:
         for _ in range(RETIME_ROUNDS):

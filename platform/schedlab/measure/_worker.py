@@ -86,7 +86,10 @@ class _TaskState:
 
     def arrays(self, seed: int, need_reference: bool):
         if self.seed != seed:
-            self.seed, self.inputs, self.expected = seed, self.task.random_inputs(seed), None
+            from .buffers import aligned_copy
+
+            inputs = [aligned_copy(a) for a in self.task.random_inputs(seed)]
+            self.seed, self.inputs, self.expected = seed, inputs, None
         if need_reference and self.expected is None:
             try:
                 expected = self.task.reference(*[a.copy() for a in self.inputs])
@@ -102,6 +105,7 @@ class _ReferenceError(Exception):
 
 def _measure(conn: Connection, state: _TaskState, program_json: str, config, seed: int,
              best_s: float | None, object_code: bytes | None):
+    from .buffers import aligned_zeros
     from .build import build_program, describe_exception
     from .check import compare_outputs, poisoned_outputs
     from .result import ErrorKind, MeasureResult
@@ -141,7 +145,7 @@ def _measure(conn: Connection, state: _TaskState, program_json: str, config, see
             if mismatch:
                 return failed(ErrorKind.WRONG_RESULT, mismatch)
         conn.send(("phase", "time", build.build_s))
-        outputs = task.empty_outputs()
+        outputs = [aligned_zeros(t.shape, t.dtype) for t in task.outputs]
         args = task.call_order(inputs, outputs)
         if first_call_s is None and config.warmup > 0:
             first_call_s = _timed_call(kernel, args)

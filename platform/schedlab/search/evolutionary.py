@@ -127,7 +127,7 @@ class EvolutionarySearch(SearchStrategy):
                     unique.append(candidate)
             return unique
 
-        seeds = [Candidate(p.sketch, p.decisions, p.decision_spaces, None, p)
+        seeds = [_candidate(p)
                  for p in context.best_measured(int(self.population * self.init_measured_ratio))]
         requests = [(int(rng.integers(len(context.sketches))), None, _seed(rng))
                     for _ in range(self.population - len(seeds))]
@@ -175,7 +175,7 @@ class EvolutionarySearch(SearchStrategy):
         by_sketch: dict[int, list[int]] = {}
         for i, candidate in enumerate(population):
             by_sketch.setdefault(id(candidate.sketch), []).append(i)
-        sketch_index = {id(s): i for i, s in enumerate(context.sketches)}
+        sketch_index = _sketch_index(context)
         children: list = []
         requests, slots = [], []
         for parent_index in rng.choice(len(population), size=self.population, p=weights):
@@ -206,22 +206,22 @@ class EvolutionarySearch(SearchStrategy):
         rng = context.rng
         if not self.mutators:
             return []
-        sketch_index = {id(s): i for i, s in enumerate(context.sketches)}
-        requests, found = [], []
+        sketch_index = _sketch_index(context)
+        requests, requested, found = [], set(), []
         for program in context.best_measured(self.local_parents):
-            parent = Candidate(program.sketch, program.decisions, program.decision_spaces,
-                               None, program)
+            parent = _candidate(program)
             for _ in range(self.local_children):
-                mutator = self.mutators[int(rng.choice(len(self.mutators),
-                                                       p=self.mutator_probs))]
-                decisions = mutator.mutate(parent, rng)
+                decisions = self._mutate(parent, rng)
                 if decisions is None:
                     continue
                 key = sketch_decisions_key(parent.sketch, decisions)
                 if key in known:
                     found.append(known[key])
-                else:
-                    requests.append((sketch_index[id(parent.sketch)], decisions, _seed(rng)))
+                    continue
+                seed = _seed(rng)
+                if key not in requested:  # a child made twice would be kept once
+                    requested.add(key)
+                    requests.append((sketch_index[id(parent.sketch)], decisions, seed))
         for child in factory.complete(requests, features_wanted):
             if child is not None:
                 found.append(known.setdefault(decision_key(child), child))
@@ -236,8 +236,21 @@ class EvolutionarySearch(SearchStrategy):
                 return crossover(parent, mate, rng)
         if not len(self.mutators):
             return None
+        return self._mutate(parent, rng)
+
+    def _mutate(self, parent, rng) -> dict | None:
+        """One mutation of ``parent`` by a mutator drawn by weight."""
         mutator = self.mutators[int(rng.choice(len(self.mutators), p=self.mutator_probs))]
         return mutator.mutate(parent, rng)
+
+
+def _candidate(program: Program) -> Candidate:
+    return Candidate(program.sketch, program.decisions, program.decision_spaces, None, program)
+
+
+def _sketch_index(context: SearchContext) -> dict[int, int]:
+    """Position of each of the context's sketches, by identity (as requests name them)."""
+    return {id(s): i for i, s in enumerate(context.sketches)}
 
 
 def _seed(rng: np.random.Generator) -> int:

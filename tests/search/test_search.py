@@ -16,7 +16,7 @@ from schedlab.search import (
     crossover,
 )
 from schedlab.search.candidates import CandidateFactory
-from schedlab.search.mutators import MUTATORS, prime_factors
+from schedlab.search.mutators import MUTATORS
 from schedlab.space import sample_programs
 from schedlab.testing.fake_tuning import OracleCostModel, oracle_latency
 from schedlab.workloads import create
@@ -32,11 +32,6 @@ def programs(task):
     return sample_programs(task, 24, seed=0)
 
 
-def test_prime_factors():
-    assert prime_factors(360) == [2, 2, 2, 3, 3, 5]
-    assert prime_factors(1) == [] and prime_factors(97) == [97]
-
-
 def test_tile_size_mutation_keeps_the_product(programs):
     rng = np.random.default_rng(0)
     changed = 0
@@ -50,6 +45,23 @@ def test_tile_size_mutation_keeps_the_product(programs):
             assert isinstance(space, SplitSpace) and space.is_valid(decisions[key])
             changed += 1
     assert changed >= len(programs) // 2
+
+
+def test_tile_size_mutation_moves_composite_factors_in_one_step(programs):
+    # Ansor's mutation moves any divisor of a level: 16 -> 1 in one step, not four.
+    rng = np.random.default_rng(0)
+    moved = set()
+    for program in programs:
+        for _ in range(20):
+            decisions = TileSizeMutator().mutate(program, rng)
+            for key, new in decisions.items():
+                old = program.decisions[key]
+                if isinstance(program.decision_spaces[key], SplitSpace) and new != old:
+                    extent = program.decision_spaces[key].extent
+                    levels_old = [extent // int(np.prod(old))] + list(old)
+                    levels_new = [extent // int(np.prod(new))] + list(new)
+                    moved |= {max(a, b) // min(a, b) for a, b in zip(levels_old, levels_new)}
+    assert moved - {1, 2, 3, 5, 7}, f"only prime factors moved: {sorted(moved)}"
 
 
 @pytest.mark.parametrize("name", sorted(MUTATORS))

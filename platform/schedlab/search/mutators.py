@@ -12,19 +12,7 @@ import abc
 import numpy as np
 
 from ..annotate.decisions import ChoiceSpace, SplitSpace
-
-
-def prime_factors(n: int) -> list[int]:
-    """Prime factors of ``n`` with multiplicity, ascending."""
-    factors, p = [], 2
-    while p * p <= n:
-        while n % p == 0:
-            factors.append(p)
-            n //= p
-        p += 1
-    if n > 1:
-        factors.append(n)
-    return factors
+from ..annotate.tile_sizes import divisors
 
 
 class Mutator(abc.ABC):
@@ -47,8 +35,13 @@ class Mutator(abc.ABC):
 
 
 class TileSizeMutator(Mutator):
-    """Moves a prime factor of one tile level of a split to another level (Ansor's
-    tile-size mutation); the split's product, and so its extent, stays the same."""
+    """Moves a factor of one tile level of a split to another level (Ansor's tile-size
+    mutation); the split's product, and so its extent, stays the same.
+
+    The factor is any divisor above 1 of the source level, not only a prime one: a tile of
+    16 rows can become one of 1 row in one step, where prime moves would need four, each
+    through a program the cost model must first rate well.
+    """
 
     name = "tile_size"
 
@@ -66,7 +59,7 @@ class TileSizeMutator(Mutator):
             if not sources:
                 continue
             src = sources[int(rng.integers(len(sources)))]
-            factors = prime_factors(levels[src])
+            factors = divisors(levels[src])[1:]
             factor = factors[int(rng.integers(len(factors)))]
             dst = int(rng.integers(len(levels) - 1))
             dst += dst >= src  # any level but the source

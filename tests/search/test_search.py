@@ -202,3 +202,15 @@ def test_a_local_share_of_the_proposal_neighbours_the_fastest_measured(task):
         EvolutionarySearch(local_share=-0.1)
     with pytest.raises(ValueError, match="local_parents"):
         EvolutionarySearch(local_parents=0)
+
+
+@pytest.mark.parametrize("fresh_share", [0.25, 1.0])
+def test_later_rounds_reuse_the_first_generations_random_programs(task, fresh_share):
+    context = SearchContext(task, rng=np.random.default_rng(8))
+    search = EvolutionarySearch(population=64, generations=2, workers=0,
+                                fresh_random_share=fresh_share)
+    search.propose(context, OracleCostModel(), 8)
+    first = {id(c) for c in context.random_pool}
+    search.propose(context, OracleCostModel(), 8)
+    reused = sum(id(c) in first for c in context.random_pool)
+    assert reused == min(len(first), 64 - round(64 * fresh_share))

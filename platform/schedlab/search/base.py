@@ -44,6 +44,11 @@ class SearchContext:
             fastest first; failed ones have ``math.inf``. Evolution seeds from these.
         features: feature matrices by :func:`decision_key`, kept across rounds because
             evolution meets the same programs again and again.
+        random_pool: completed random candidates of the last round's first generation,
+            which a strategy may reuse in the next round instead of completing new ones.
+        candidates: every completed candidate of earlier rounds, by :func:`decision_key`:
+            evolution breeds many of the same children round after round, and completing
+            a child is the costliest step of a generation.
     """
 
     task: object
@@ -53,6 +58,8 @@ class SearchContext:
     measured_keys: set[str] = field(default_factory=set)
     measured: list[tuple[float, Program]] = field(default_factory=list)
     features: dict[tuple, np.ndarray] = field(default_factory=dict)
+    random_pool: list = field(default_factory=list)
+    candidates: dict[tuple, object] = field(default_factory=dict)
     _factory: object = field(default=None, repr=False)
 
     def __post_init__(self):

@@ -11,8 +11,13 @@ import numpy as np
 from ..program import Program
 from .base import SearchContext, SearchStrategy, decision_key, sketch_decisions_key
 from .candidates import Candidate
+from .diversity import farthest_point_subset, program_vectors
 from .mutators import DEFAULT_MUTATION_WEIGHTS, MUTATORS, crossover
 from .scoring import score_candidates, uses_features
+
+
+# Candidates kept per task across rounds; beyond this the cache starts again.
+MAX_KNOWN_CANDIDATES = 100_000
 
 
 class EvolutionarySearch(SearchStrategy):
@@ -24,7 +29,8 @@ class EvolutionarySearch(SearchStrategy):
     parents of the same sketch) or mutated. The best-scored programs never measured make
     the proposal, except an ``eps_greedy`` share of fresh random programs that keeps the
     cost model learning about parts of the space it scores badly. While the cost model is
-    untrained (its ``trained`` is false), the proposal is random programs.
+    untrained (its ``trained`` is false), the proposal is random programs spread over the
+    space (see ``initial_pool``).
 
     Args:
         population: programs per generation (Ansor: 2048).
@@ -41,6 +47,14 @@ class EvolutionarySearch(SearchStrategy):
             measured programs; 0 switches it off (Ansor's and MetaSchedule's proposal).
         local_parents: how many of the fastest measured programs have neighbours made.
         local_children: mutations tried per such program.
+        initial_pool: while the cost model is untrained (the first round), the proposal
+            is the programs farthest apart in feature space among this many times as many
+            random ones (``schedlab.search.diversity``); 1 proposes plain random programs.
+        fresh_random_share: share of the first generation's random programs drawn anew
+            each round; the rest are the previous round's, reused. Completing a program
+            is most of the search's time, and a random program's features do not change
+            between rounds, only the model's score of it does (1: all drawn anew, as in
+            Ansor and MetaSchedule).
         retries: attempts to vary a parent before it is copied instead.
         workers: processes that complete and featurize candidates (0: this process only;
             ``None``: one per core of this machine). They run between measurements, never
@@ -59,6 +73,8 @@ class EvolutionarySearch(SearchStrategy):
         local_share: float = 0.25,
         local_parents: int = 8,
         local_children: int = 32,
+        initial_pool: int = 4,
+        fresh_random_share: float = 0.5,
         retries: int = 3,
         workers: int | None = None,
     ):
@@ -70,7 +86,8 @@ class EvolutionarySearch(SearchStrategy):
         for name, value in (("crossover_probability", crossover_probability),
                             ("eps_greedy", eps_greedy),
                             ("init_measured_ratio", init_measured_ratio),
-                            ("local_share", local_share)):
+                            ("local_share", local_share),
+                            ("fresh_random_share", fresh_random_share)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {value!r}")
         weights = dict(DEFAULT_MUTATION_WEIGHTS if mutation_weights is None
@@ -92,8 +109,11 @@ class EvolutionarySearch(SearchStrategy):
         self.local_share = local_share
         self.local_parents = local_parents
         self.local_children = local_children
+        self.initial_pool = initial_pool
+        self.fresh_random_share = fresh_random_share
         for name, value in (("local_parents", local_parents),
-                            ("local_children", local_children)):
+                            ("local_children", local_children),
+                            ("initial_pool", initial_pool)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         self.retries = retries
@@ -108,13 +128,17 @@ class EvolutionarySearch(SearchStrategy):
         if not getattr(cost_model, "trained", True):
             # An untrained model scores at random: evolving under it is random search at
             # a hundred times the cost.
-            chosen = context.unmeasured(context.sample(2 * n), n)
-            self.last_stats = {**stats, "search": time.perf_counter() - start}
+            chosen = self._spread_out(context, n, stats)
+            stats["search"] = time.perf_counter() - start - stats["features"]
+            self.last_stats = stats
             return chosen
         # Workers return features; a model that scores programs needs them made here.
         features_wanted = uses_features(cost_model)
         factory = context.factory(self.workers if features_wanted else 0)
-        known: dict[tuple, Candidate] = {}  # every candidate seen this round, by decisions
+        known = context.candidates  # every candidate completed so far, by decisions
+        if len(known) > MAX_KNOWN_CANDIDATES:
+            known.clear()
+        admitted: set[tuple] = set()  # keys already in this round's population
 
         def admit(candidates):
             unique = []
@@ -122,16 +146,17 @@ class EvolutionarySearch(SearchStrategy):
                 if candidate is None:
                     continue
                 key = decision_key(candidate)
-                if key not in known:
-                    known[key] = candidate
+                candidate = known.setdefault(key, candidate)
+                if key not in admitted:
+                    admitted.add(key)
                     unique.append(candidate)
             return unique
 
         seeds = [_candidate(p)
                  for p in context.best_measured(int(self.population * self.init_measured_ratio))]
-        requests = [(int(rng.integers(len(context.sketches))), None, _seed(rng))
-                    for _ in range(self.population - len(seeds))]
-        population = admit(seeds + factory.complete(requests, features_wanted))
+        randoms = self._random_candidates(context, factory, self.population - len(seeds),
+                                          features_wanted)
+        population = admit(seeds + randoms)
         best: dict[tuple, tuple[float, Candidate]] = {}  # candidates by score
         for generation in range(self.generations):
             scores = score_candidates(context, cost_model, population, stats)
@@ -163,6 +188,34 @@ class EvolutionarySearch(SearchStrategy):
         stats["search"] = time.perf_counter() - start - stats["features"] - stats["predict"]
         self.last_stats = stats
         return chosen
+
+    def _random_candidates(self, context, factory, n: int, features_wanted) -> list[Candidate]:
+        """``n`` random candidates for a first generation: a ``fresh_random_share`` drawn
+        anew, the rest reused from the previous round's first generation."""
+        rng = context.rng
+        pool = context.random_pool
+        reused = min(len(pool), n - int(round(n * self.fresh_random_share)))
+        kept = [pool[i] for i in rng.choice(len(pool), size=reused, replace=False)] \
+            if reused > 0 else []
+        requests = [(int(rng.integers(len(context.sketches))), None, _seed(rng))
+                    for _ in range(n - reused)]
+        fresh = [c for c in factory.complete(requests, features_wanted) if c is not None]
+        context.random_pool = kept + fresh
+        return context.random_pool
+
+    def _spread_out(self, context, n: int, stats: dict) -> list[Program]:
+        """``n`` unmeasured random programs, spread over the space: the farthest apart in
+        feature space of ``initial_pool`` times as many."""
+        pool = context.unmeasured(context.sample((self.initial_pool + 1) * n),
+                                  self.initial_pool * n)
+        if len(pool) <= n:
+            return pool
+        from ..features import extract_batch
+
+        start = time.perf_counter()
+        vectors = program_vectors(extract_batch(pool))
+        stats["features"] += time.perf_counter() - start
+        return [pool[i] for i in farthest_point_subset(vectors, n, context.rng)]
 
     def _breed(self, context, factory, population, scores, known, features_wanted):
         """The next generation: one child per slot, the parent itself where no child

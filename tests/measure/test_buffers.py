@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 
 from schedlab.measure.buffers import (
-    CACHE_LINE_BYTES, HUGE_PAGE_BYTES, aligned_copy, aligned_zeros,
+    CACHE_LINE_BYTES,
+    HUGE_PAGE_BYTES,
+    aligned_copy,
+    aligned_zeros,
 )
 
 

@@ -15,7 +15,6 @@ from .diversity import farthest_point_subset, program_vectors
 from .mutators import DEFAULT_MUTATION_WEIGHTS, MUTATORS, crossover
 from .scoring import score_candidates, uses_features
 
-
 # Candidates kept per task across rounds; beyond this the cache starts again.
 MAX_KNOWN_CANDIDATES = 100_000
 
@@ -124,7 +123,6 @@ class EvolutionarySearch(SearchStrategy):
     def propose(self, context: SearchContext, cost_model, n: int) -> list[Program]:
         stats = {"search": 0.0, "features": 0.0, "predict": 0.0}
         start = time.perf_counter()
-        rng = context.rng
         if not getattr(cost_model, "trained", True):
             # An untrained model scores at random: evolving under it is random search at
             # a hundred times the cost.

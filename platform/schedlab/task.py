@@ -66,8 +66,10 @@ class Task:
                 arrays.append(rng.integers(-8, 8, t.shape).astype(t.dtype))
         return arrays
 
-    def empty_outputs(self) -> list[np.ndarray]:
-        return [np.zeros(t.shape, t.dtype) for t in self.outputs]
+    def empty_outputs(self, allocate=np.zeros) -> list[np.ndarray]:
+        """Zeroed output arrays, made by ``allocate(shape, dtype)`` (e.g.
+        ``schedlab.measure.buffers.aligned_zeros`` for timing)."""
+        return [allocate(t.shape, t.dtype) for t in self.outputs]
 
     def call_order(self, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:
         """Interleave inputs and outputs into the kernel's argument order."""

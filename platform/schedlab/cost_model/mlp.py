@@ -155,8 +155,7 @@ class MLPCostModel(CostModel):
         offsets = data.offsets
         n = len(data)
         # Every update pads its batches to the same shape, so the training step compiles
-        # once per run rather than once per round as the training set grows. Rows: a full
-        # batch of the largest programs seen, rounded up to a power of two.
+        # once per run rather than once per round as the training set grows.
         slots = self.batch_size
         step = functools.partial(train_step, loss=self.loss, learning_rate=self.learning_rate,
                                  weight_decay=self.weight_decay, min_weight=self.min_weight)
@@ -166,6 +165,7 @@ class MLPCostModel(CostModel):
         for _ in range(epochs):
             self._key, shuffle_key = jax.random.split(self._key)
             orders.append(np.asarray(jax.random.permutation(shuffle_key, n)))
+        # Rows: a full batch of the largest programs seen, rounded up to a power of two.
         row_slots = max(_MIN_ROW_BUCKET, _next_pow2(slots * int(data.row_counts.max())))
         self.last_losses = []
         for order in orders:

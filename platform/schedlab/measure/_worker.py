@@ -145,7 +145,7 @@ def _measure(conn: Connection, state: _TaskState, program_json: str, config, see
             if mismatch:
                 return failed(ErrorKind.WRONG_RESULT, mismatch)
         conn.send(("phase", "time", build.build_s))
-        outputs = [aligned_zeros(t.shape, t.dtype) for t in task.outputs]
+        outputs = task.empty_outputs(aligned_zeros)
         args = task.call_order(inputs, outputs)
         if first_call_s is None and config.warmup > 0:
             first_call_s = _timed_call(kernel, args)

@@ -211,7 +211,11 @@ class EvolutionarySearch(SearchStrategy):
         from ..features import extract_batch
 
         start = time.perf_counter()
-        vectors = program_vectors(extract_batch(pool))
+        matrices = extract_batch(pool)
+        # Kept, so that the model update after this round does not extract them again.
+        for program, matrix in zip(pool, matrices):
+            context.features[decision_key(program)] = matrix
+        vectors = program_vectors(matrices)
         stats["features"] += time.perf_counter() - start
         return [pool[i] for i in farthest_point_subset(vectors, n, context.rng)]
 

@@ -10,7 +10,13 @@ import schedlab
 from schedlab import te
 from schedlab.codegen.cpu import generate_llvm_ir
 from schedlab.ir.builder import ScheduleBuilder
-from schedlab.ir.steps import AnnotateStep, ComputeInlineStep, FuseStep, SplitStep
+from schedlab.ir.steps import (
+    AnnotateStep,
+    ComputeInlineStep,
+    FuseStep,
+    ReorderStep,
+    SplitStep,
+)
 from schedlab.testing.differential import check_program
 from schedlab.testing.small_tasks import padded_conv_chw
 
@@ -108,6 +114,43 @@ def test_vectorized_guarded_tail_uses_masks():
     task = schedlab.Task("tail", [A, B], reference=lambda a: (a * 3 - 1,))
     program = schedlab.Program(task, [SplitStep(1, 1, (8,)), AnnotateStep(1, 2, "vectorize")])
     assert "llvm.masked" in program.source
+    assert_correct(program)
+
+
+def transpose_task(rows, cols):
+    A = te.placeholder((rows, cols), name="A")
+    B = te.compute((cols, rows), lambda i, j: A[j, i] + 1.0, name="B")
+    return schedlab.Task(f"transpose_{rows}x{cols}", [A, B], reference=lambda a: (a.T + 1,))
+
+
+@pytest.mark.parametrize("lanes", [16, 8])
+def test_strided_vector_load_is_one_load_per_lane(lanes):
+    """B[i, j] = A[j, i] + 1 vectorized along j reads A at stride ``cols``: scalar loads,
+    not a gather, so that alias analysis sees the buffer each lane reads."""
+    task = transpose_task(32, 24)
+    program = schedlab.Program(task, [SplitStep(1, 1, (lanes,)),
+                                      AnnotateStep(1, 2, "vectorize")])
+    assert "masked.gather" not in program.source
+    assert re.search(rf"insertelement <{lanes} x float>", program.source)
+    assert_correct(program)
+
+
+def test_strided_vector_store_is_one_store_per_lane():
+    """Vectorized along i, B[i, j] is written at stride ``rows``: one store per lane."""
+    task = transpose_task(32, 24)
+    program = schedlab.Program(task, [SplitStep(1, 0, (8,)), ReorderStep(1, (0, 2, 1)),
+                                      AnnotateStep(1, 2, "vectorize")])
+    assert "masked.scatter" not in program.source
+    assert "extractelement <8 x float>" in program.source
+    assert_correct(program)
+
+
+def test_strided_access_in_a_masked_tail_stays_a_gather():
+    """A tail whose lanes are partly off reads only the lanes that are on."""
+    task = transpose_task(21, 24)
+    program = schedlab.Program(task, [SplitStep(1, 1, (8,)),
+                                      AnnotateStep(1, 2, "vectorize")])
+    assert "masked.gather" in program.source
     assert_correct(program)
 
 

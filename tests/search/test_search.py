@@ -214,3 +214,23 @@ def test_later_rounds_reuse_the_first_generations_random_programs(task, fresh_sh
     search.propose(context, OracleCostModel(), 8)
     reused = sum(id(c) in first for c in context.random_pool)
     assert reused == min(len(first), 64 - round(64 * fresh_share))
+
+
+def test_a_child_bred_twice_in_a_generation_is_completed_once(task, monkeypatch):
+    calls = []
+    complete = CandidateFactory.complete
+
+    def spy(self, requests, with_features):
+        calls.append(requests)
+        return complete(self, requests, with_features)
+
+    monkeypatch.setattr(CandidateFactory, "complete", spy)
+    context = SearchContext(task, rng=np.random.default_rng(9))
+    # A small population bred for several generations from strong parents repeats children.
+    search = EvolutionarySearch(population=256, generations=4, workers=0, local_share=0.0)
+    search.propose(context, OracleCostModel(), 8)
+    bred = [[(index, repr(sorted(decisions.items()))) for index, decisions, _ in requests]
+            for requests in calls if requests and requests[0][1] is not None]
+    assert bred and sum(len(keys) for keys in bred) > 100
+    for keys in bred:
+        assert len(set(keys)) == len(keys)

@@ -232,7 +232,8 @@ class EvolutionarySearch(SearchStrategy):
             by_sketch.setdefault(id(candidate.sketch), []).append(i)
         sketch_index = _sketch_index(context)
         children: list = []
-        requests, slots = [], []
+        requests, slots = [], []  # slots: (child slot, its request)
+        requested: dict[tuple, int] = {}  # a child bred twice in a generation: one request
         for parent_index in rng.choice(len(population), size=self.population, p=weights):
             parent = population[parent_index]
             decisions = None
@@ -248,12 +249,15 @@ class EvolutionarySearch(SearchStrategy):
                 children.append(known[key])
                 continue
             children.append(parent)  # replaced below if the child completes
-            slots.append(len(children) - 1)
-            requests.append((sketch_index[id(parent.sketch)], decisions, _seed(rng)))
-        for slot, child in zip(slots, factory.complete(requests, features_wanted)):
+            if key not in requested:
+                requested[key] = len(requests)
+                requests.append((sketch_index[id(parent.sketch)], decisions, _seed(rng)))
+            slots.append((len(children) - 1, requested[key]))
+        completed = factory.complete(requests, features_wanted)
+        for slot, request in slots:
+            child = completed[request]
             if child is not None:
-                key = decision_key(child)
-                children[slot] = known.setdefault(key, child)
+                children[slot] = known.setdefault(decision_key(child), child)
         return children
 
     def _neighbours(self, context, factory, known, features_wanted) -> list[Candidate]:

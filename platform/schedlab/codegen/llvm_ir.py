@@ -307,15 +307,7 @@ class _Emitter:
             return
         stride = _stride(s.index, self.vec_var)
         if self.mask is None and stride is not None:
-            # Scalar stores in lane order, as a scatter orders overlapping lanes; and
-            # visible to alias analysis, as a gather is not (see ``strided_load``).
-            elem = MEMORY_TYPES[buf.dtype]
-            base = self.address(buf, self.scalar_at_zero(s.index))
-            for lane in range(self.lanes):
-                ptr = self.fn.emit(f"getelementptr inbounds {elem}, ptr {base}, "
-                                   f"i64 {lane * stride}")
-                value = self.fn.emit(f"extractelement {vty} {mem.ref}, i32 {lane}")
-                self.fn.lines.append(f"  store {elem} {value}, ptr {ptr}, align {align}")
+            self.strided_store(buf, s.index, stride, mem)
             return
         ptrs = self.vector_address(buf, s.index)
         mask = self.mask.ref if self.mask else _all_true(self.lanes)
@@ -367,7 +359,8 @@ class _Emitter:
         buf = e.buffer
         elem = MEMORY_TYPES[buf.dtype]
         align = ELEM_BYTES[buf.dtype]
-        if self.vec_var is None or _stride(e.index, self.vec_var) == 0:
+        stride = None if self.vec_var is None else _stride(e.index, self.vec_var)
+        if self.vec_var is None or stride == 0:
             if self.mask is not None and self.vec_var is not None:
                 # A lane-invariant load under a lane mask: read it only if some lane is on.
                 return self.guarded_scalar_load(e)
@@ -375,7 +368,7 @@ class _Emitter:
             raw = _Value(self.fn.emit(f"load {elem}, ptr {ptr}, align {align}"), buf.dtype)
             return self.from_memory(raw, buf.dtype)
         vty = f"<{self.lanes} x {elem}>"
-        if _stride(e.index, self.vec_var) == 1:
+        if stride == 1:
             ptr = self.address(buf, self.scalar_at_zero(e.index))
             if self.mask is None:
                 ref = self.fn.emit(f"load {vty}, ptr {ptr}, align {align}")
@@ -388,8 +381,8 @@ class _Emitter:
                     f"call {vty} @llvm.masked.load.{_vsuffix(vty)}.p0(ptr {ptr}, i32 {align}, "
                     f"<{self.lanes} x i1> {self.mask.ref}, {vty} zeroinitializer)"
                 )
-        elif self.mask is None and _stride(e.index, self.vec_var) is not None:
-            ref = self.strided_load(buf, e.index, _stride(e.index, self.vec_var))
+        elif self.mask is None and stride is not None:
+            ref = self.strided_load(buf, e.index, stride)
         else:
             ptrs = self.vector_address(buf, e.index)
             mask = self.mask.ref if self.mask else _all_true(self.lanes)
@@ -421,6 +414,18 @@ class _Emitter:
             ref = self.fn.emit(
                 f"insertelement <{self.lanes} x {elem}> {ref}, {elem} {value}, i32 {lane}")
         return ref
+
+    def strided_store(self, buf: Buffer, index: Expr, stride: int, value: _Value) -> None:
+        """Store the lanes of ``value`` ``stride`` elements apart, one scalar store per
+        lane, in lane order as a scatter orders overlapping lanes (see ``strided_load``)."""
+        elem = MEMORY_TYPES[buf.dtype]
+        align = ELEM_BYTES[buf.dtype]
+        base = self.address(buf, self.scalar_at_zero(index))
+        for lane in range(self.lanes):
+            ptr = self.fn.emit(f"getelementptr inbounds {elem}, ptr {base}, i64 {lane * stride}")
+            lane_value = self.fn.emit(
+                f"extractelement <{self.lanes} x {elem}> {value.ref}, i32 {lane}")
+            self.fn.lines.append(f"  store {elem} {lane_value}, ptr {ptr}, align {align}")
 
     def guarded_scalar_load(self, e: Load) -> _Value:
         fn = self.fn

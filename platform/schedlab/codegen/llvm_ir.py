@@ -406,10 +406,8 @@ class _Emitter:
         a gather into these scalar loads anyway on CPUs without fast gathers."""
         elem = MEMORY_TYPES[buf.dtype]
         align = ELEM_BYTES[buf.dtype]
-        base = self.address(buf, self.scalar_at_zero(index))
         ref = "poison"
-        for lane in range(self.lanes):
-            ptr = self.fn.emit(f"getelementptr inbounds {elem}, ptr {base}, i64 {lane * stride}")
+        for lane, ptr in enumerate(self.lane_pointers(buf, index, stride)):
             value = self.fn.emit(f"load {elem}, ptr {ptr}, align {align}")
             ref = self.fn.emit(
                 f"insertelement <{self.lanes} x {elem}> {ref}, {elem} {value}, i32 {lane}")
@@ -420,12 +418,18 @@ class _Emitter:
         lane, in lane order as a scatter orders overlapping lanes (see ``strided_load``)."""
         elem = MEMORY_TYPES[buf.dtype]
         align = ELEM_BYTES[buf.dtype]
-        base = self.address(buf, self.scalar_at_zero(index))
-        for lane in range(self.lanes):
-            ptr = self.fn.emit(f"getelementptr inbounds {elem}, ptr {base}, i64 {lane * stride}")
+        for lane, ptr in enumerate(self.lane_pointers(buf, index, stride)):
             lane_value = self.fn.emit(
                 f"extractelement <{self.lanes} x {elem}> {value.ref}, i32 {lane}")
             self.fn.lines.append(f"  store {elem} {lane_value}, ptr {ptr}, align {align}")
+
+    def lane_pointers(self, buf: Buffer, index: Expr, stride: int) -> list[str]:
+        """One scalar pointer per lane: lane 0's element of ``index``, then ``stride``
+        elements further for each next lane."""
+        elem = MEMORY_TYPES[buf.dtype]
+        base = self.address(buf, self.scalar_at_zero(index))
+        return [self.fn.emit(f"getelementptr inbounds {elem}, ptr {base}, i64 {lane * stride}")
+                for lane in range(self.lanes)]
 
     def guarded_scalar_load(self, e: Load) -> _Value:
         fn = self.fn

@@ -266,6 +266,23 @@ def test_kernel_checks_its_arguments():
         kernel(a, b, [[0.0] * 5] * 4)
 
 
+def test_repeat_calls_the_kernel_that_many_times_in_machine_code():
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+    program = schedlab.Program(schedlab.Task("plus_one", [A, B]))
+    assert re.search(r"define void @k_plus_one\(.*\) noinline", program.source)
+    assert "define void @k_plus_one_repeat(ptr %arg0, ptr %arg1, i64 %n)" in program.source
+    kernel = program.compile()
+    x = np.arange(64, dtype="float32")
+    # Input and output the same array: each call adds one to what the last one wrote.
+    kernel.repeat(3, x, x)
+    np.testing.assert_array_equal(x, np.arange(64) + 3)
+    kernel.repeat(0, x, x)
+    np.testing.assert_array_equal(x, np.arange(64) + 3)
+    with pytest.raises(TypeError, match="takes 2 arrays, got 1"):
+        kernel.repeat(2, x)
+
+
 def test_source_is_llvm_ir_and_cuda_tasks_do_not_compile_here():
     task = matmul_task(4, 5, 3)
     program = schedlab.Program(task)

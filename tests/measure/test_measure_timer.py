@@ -21,6 +21,14 @@ def test_number_stays_fixed_without_min_repeat_time():
     assert len(calls) == 2 + 3 * 2
 
 
+def test_a_native_loop_makes_the_timed_calls():
+    calls, loops = [], []
+    config = MeasureConfig(number=3, repeat=2, warmup=2, min_repeat_ms=0)
+    time_kernel(lambda: calls.append(1), (), config, loop=loops.append)
+    assert len(calls) == 2  # the warm-up only
+    assert loops == [3, 3]
+
+
 def test_flush_cache_times_each_call_alone():
     calls = []
     config = MeasureConfig(number=2, repeat=3, warmup=1, min_repeat_ms=100, flush_cache=True)
@@ -33,10 +41,12 @@ def test_times_a_compiled_kernel_in_process():
     program = faults.parallel_matmul_program(faults.matmul_task(32))
     task = program.task
     inputs, outputs = task.random_inputs(), task.empty_outputs()
-    costs = time_kernel(program.compile(), task.call_order(inputs, outputs),
-                        MeasureConfig(repeat=2, min_repeat_ms=5))
-    assert len(costs) == 2 and all(c > 0 for c in costs)
-    np.testing.assert_allclose(outputs[0], inputs[0] @ inputs[1], rtol=1e-4, atol=1e-4)
+    kernel, args = program.compile(), task.call_order(inputs, outputs)
+    for loop in (None, lambda number: kernel.repeat(number, *args)):
+        outputs[0][...] = 0
+        costs = time_kernel(kernel, args, MeasureConfig(repeat=2, min_repeat_ms=5), loop=loop)
+        assert len(costs) == 2 and all(c > 0 for c in costs)
+        np.testing.assert_allclose(outputs[0], inputs[0] @ inputs[1], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("field, value", [

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 
 from ..ir.loop_ir import PrimFunc
-from .llvm_ir import ModuleBuilder
+from .llvm_ir import REPEAT_SUFFIX, ModuleBuilder
 
 _LOCK = threading.Lock()
 
@@ -62,14 +62,25 @@ class CompiledKernel:
         func: the loop-IR kernel.
     """
 
-    def __init__(self, func: PrimFunc, source: str, engine, address: int):
+    def __init__(self, func: PrimFunc, source: str, engine, address: int,
+                 repeat_address: int):
         self.func = func
         self.source = source
         self._engine = engine  # keeps the machine code alive
-        self._cfunc = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(func.args)))(address)
+        pointers = [ctypes.c_void_p] * len(func.args)
+        self._cfunc = ctypes.CFUNCTYPE(None, *pointers)(address)
+        self._repeat = ctypes.CFUNCTYPE(None, *pointers, ctypes.c_int64)(repeat_address)
         self._specs = [(b.name, b.shape, np.dtype(b.dtype)) for b in func.args]
 
     def __call__(self, *arrays: np.ndarray) -> None:
+        self._cfunc(*self._pointers(arrays))
+
+    def repeat(self, number: int, *arrays: np.ndarray) -> None:
+        """Call the kernel ``number`` times on ``arrays``, back to back in machine code:
+        what a timing loop should time."""
+        self._repeat(*self._pointers(arrays), number)
+
+    def _pointers(self, arrays) -> list[int]:
         if len(arrays) != len(self._specs):
             raise TypeError(f"kernel takes {len(self._specs)} arrays, got {len(arrays)}")
         ptrs = []
@@ -84,7 +95,7 @@ class CompiledKernel:
             if not arr.flags.c_contiguous:
                 raise ValueError(f"argument {name!r} must be C-contiguous")
             ptrs.append(arr.ctypes.data)
-        self._cfunc(*ptrs)
+        return ptrs
 
     @functools.cached_property
     def assembly(self) -> str:
@@ -123,7 +134,8 @@ def compile_func(func: PrimFunc, num_threads: int = 0) -> CompiledKernel:
         engine = llvm.create_mcjit_compiler(mod, new_target_machine())
         engine.finalize_object()
         address = engine.get_function_address(func.name)
-    return CompiledKernel(func, source, engine, address)
+        repeat_address = engine.get_function_address(func.name + REPEAT_SUFFIX)
+    return CompiledKernel(func, source, engine, address, repeat_address)
 
 
 def compile_object(func: PrimFunc, num_threads: int = 0) -> bytes:
@@ -144,9 +156,11 @@ def load_object(func: PrimFunc, object_code: bytes, source: str = "") -> Compile
         engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
         engine.finalize_object()
         address = engine.get_function_address(func.name)
-    if not address:
-        raise ValueError(f"the object code has no function {func.name!r}")
-    return CompiledKernel(func, source, engine, address)
+        repeat_address = engine.get_function_address(func.name + REPEAT_SUFFIX)
+    if not address or not repeat_address:
+        raise ValueError(f"the object code has no function {func.name!r} or its "
+                         f"{REPEAT_SUFFIX} loop")
+    return CompiledKernel(func, source, engine, address, repeat_address)
 
 
 def _optimized_module(source: str):

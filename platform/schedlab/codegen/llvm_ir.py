@@ -12,6 +12,10 @@ Design choices:
   thread takes one contiguous chunk. Captured loop variables and buffers travel in a struct.
 - Buffers are allocated in the entry block of the function that uses them: on the stack
   when small, with malloc otherwise.
+- Beside the kernel, ``<name>_repeat`` takes the kernel's arguments and a count and calls the
+  kernel that many times, so that a timing loop costs no Python call per run (a few
+  microseconds, a visible share of a sub-millisecond kernel). The kernel is ``noinline``:
+  the code timed through the loop is the code called on its own.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ ELEM_BYTES = {"float32": 4, "float64": 8, "int32": 4, "int64": 8, "bool": 1}
 STACK_LIMIT_BYTES = 64 * 1024
 MAX_VECTOR_LANES = 64
 MAX_UNROLL_NODES = 4096
+REPEAT_SUFFIX = "_repeat"
 
 
 def float_literal(value: float, dtype: str) -> str:
@@ -104,13 +109,34 @@ class ModuleBuilder:
 
     def build(self) -> str:
         params = ", ".join(f"ptr noalias %arg{i}" for i in range(len(self.func.args)))
-        fn = _Function(self.func.name, f"void @{self.func.name}({params})", self)
+        fn = _Function(self.func.name, f"void @{self.func.name}({params}) noinline", self)
         for i, buf in enumerate(self.func.args):
             fn.ptrs[id(buf)] = f"%arg{i}"
         _Emitter(fn).stmt(self.func.body)
         self.functions.append(fn)
-        parts = sorted(self.declares) + [f.text() for f in self.functions] + self.metadata
+        parts = (sorted(self.declares) + [f.text() for f in self.functions]
+                 + [self.repeat_loop()] + self.metadata)
         return "\n\n".join(parts) + "\n"
+
+    def repeat_loop(self) -> str:
+        """``<name>_repeat(args..., i64 n)``: the kernel called ``n`` times."""
+        name = self.func.name
+        args = [f"ptr %arg{i}" for i in range(len(self.func.args))]
+        return "\n".join([
+            f"define void @{name}{REPEAT_SUFFIX}({', '.join(args + ['i64 %n'])}) {{",
+            "entry:",
+            "  %any = icmp sgt i64 %n, 0",
+            "  br i1 %any, label %loop, label %done",
+            "loop:",
+            "  %i = phi i64 [0, %entry], [%next, %loop]",
+            f"  call void @{name}({', '.join(args)})",
+            "  %next = add i64 %i, 1",
+            "  %again = icmp slt i64 %next, %n",
+            "  br i1 %again, label %loop, label %done",
+            "done:",
+            "  ret void",
+            "}",
+        ])
 
 
 class _Emitter:

@@ -154,7 +154,8 @@ def _measure(conn: Connection, state: _TaskState, program_json: str, config, see
                 and first_call_s > config.cutoff_ratio * best_s):
             costs = [first_call_s]
         else:
-            costs = time_kernel(kernel, args, config)
+            costs = time_kernel(kernel, args, config,
+                                loop=lambda number: kernel.repeat(number, *args))
     except _ReferenceError as exc:
         return failed(
             ErrorKind.RUNTIME_ERROR,

@@ -16,7 +16,8 @@ _FALLBACK_CACHE_BYTES = 64 << 20
 
 
 def time_kernel(
-    fn: Callable[..., object], args: Sequence = (), config: MeasureConfig | None = None
+    fn: Callable[..., object], args: Sequence = (), config: MeasureConfig | None = None,
+    loop: Callable[[int], object] | None = None,
 ) -> list[float]:
     """Time ``fn(*args)`` and return seconds per call, one value per measurement.
 
@@ -25,6 +26,9 @@ def time_kernel(
     ``config.min_repeat_ms`` (a grown ``number`` is kept for the later measurements). With
     ``config.flush_cache`` the caches are evicted before every call and only the calls are
     timed; ``number`` then stays as configured.
+
+    ``loop(number)``, where given, makes the ``number`` calls of a measurement in native code
+    (``CompiledKernel.repeat``): a Python loop adds microseconds per call.
     """
     config = config or MeasureConfig()
     for _ in range(config.warmup):
@@ -38,8 +42,11 @@ def time_kernel(
     for _ in range(config.repeat):
         while True:
             start = time.perf_counter()
-            for _ in range(number):
-                fn(*args)
+            if loop is not None:
+                loop(number)
+            else:
+                for _ in range(number):
+                    fn(*args)
             elapsed = time.perf_counter() - start
             if elapsed >= min_s:
                 break

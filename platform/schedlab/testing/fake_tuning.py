@@ -53,12 +53,16 @@ class OracleRunner(Runner):
 
     It rebuilds nothing: programs are rebuilt from their records only to check them, so an
     invalid record still comes back as ``INVALID_PROGRAM``. ``fail_every`` makes every
-    n-th candidate a ``RUNTIME_ERROR``. ``measured`` lists every record it was given,
+    n-th candidate a ``RUNTIME_ERROR``. ``first_noise`` > 0 makes the first measurement
+    of each program off by a random factor (log-normal, that standard deviation), as on a
+    noisy machine; later ones are exact. ``measured`` lists every record it was given,
     ``latencies`` every latency it reported.
     """
 
-    def __init__(self, fail_every: int = 0):
+    def __init__(self, fail_every: int = 0, first_noise: float = 0.0, seed: int = 0):
         self.fail_every = fail_every
+        self.first_noise = first_noise
+        self.rng = np.random.default_rng(seed)
         self.measured: list[str] = []
         self.latencies: list[float] = []
 
@@ -79,6 +83,9 @@ class OracleRunner(Runner):
                     results.append(MeasureResult(error_kind=ErrorKind.INVALID_PROGRAM,
                                                  error_msg=str(err)))
                     continue
-            self.latencies.append(oracle_latency(program))
+            latency = oracle_latency(program)
+            if self.first_noise and self.measured.count(record.program_json) == 1:
+                latency *= math.exp(self.rng.normal(0.0, self.first_noise))
+            self.latencies.append(latency)
             results.append(MeasureResult(costs=(self.latencies[-1],) * 3))
         return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import statistics
 from dataclasses import dataclass, field
 
 from ..codegen.cpu import CompiledKernel
@@ -48,14 +49,29 @@ class RoundStats:
 
 @dataclass(frozen=True)
 class BestProgram:
-    """The fastest measured program of a task."""
+    """The fastest measured program of a task.
+
+    Attributes:
+        task: the task.
+        record: the program's tuning record.
+        confirmed_s: seconds per call of each re-timing that chose it among the run's
+            fastest programs (see ``Tuner``'s ``confirm_top``); empty when it was not
+            re-timed.
+    """
 
     task: Task
     record: TuningRecord
+    confirmed_s: tuple[float, ...] = ()
 
     @property
     def latency_s(self) -> float:
-        """Median seconds per call, as measured."""
+        """Median seconds per call: of the re-timings where there are some, else as
+        measured while tuning."""
+        return statistics.median(self.confirmed_s) if self.confirmed_s else self.tuned_latency_s
+
+    @property
+    def tuned_latency_s(self) -> float:
+        """Median seconds per call as measured while tuning."""
         return self.record.latency_s
 
     @property
@@ -98,6 +114,8 @@ class TuneResult:
             measured program, earlier runs' records included.
         work_dir: where the records are, or ``None`` for an in-memory run.
         wall_s: seconds the run took.
+        confirm_s: seconds of ``wall_s`` spent re-timing each task's fastest programs to
+            choose its best.
     """
 
     tasks: list[Task]
@@ -106,6 +124,7 @@ class TuneResult:
     curves: dict[str, list[tuple[int, float]]]
     work_dir: str | None
     wall_s: float
+    confirm_s: float = 0.0
 
     @property
     def best(self) -> BestProgram:

@@ -64,6 +64,23 @@ def test_tile_size_mutation_moves_composite_factors_in_one_step(programs):
     assert moved - {1, 2, 3, 5, 7}, f"only prime factors moved: {sorted(moved)}"
 
 
+def test_tile_resample_redraws_one_split_whole(programs):
+    # A factor move changes two levels of a split; a redrawn split may change them all.
+    rng = np.random.default_rng(0)
+    most_changed = 0
+    for program in programs:
+        decisions = MUTATORS["tile_resample"]().mutate(program, rng)
+        diff = [k for k in decisions if decisions[k] != program.decisions[k]]
+        assert len(diff) == 1
+        space = program.decision_spaces[diff[0]]
+        assert isinstance(space, SplitSpace) and space.is_valid(decisions[diff[0]])
+        new, old = decisions[diff[0]], program.decisions[diff[0]]
+        levels_old = [space.extent // math.prod(old)] + list(old)
+        levels_new = [space.extent // math.prod(new)] + list(new)
+        most_changed = max(most_changed, sum(a != b for a, b in zip(levels_old, levels_new)))
+    assert most_changed >= 3
+
+
 @pytest.mark.parametrize("name", sorted(MUTATORS))
 def test_every_mutator_gives_valid_programs(name, task, programs):
     rng = np.random.default_rng(1)

@@ -35,7 +35,7 @@ class EvolutionarySearch(SearchStrategy):
         population: programs per generation (Ansor: 2048).
         generations: rounds of breeding (Ansor: 4).
         mutation_weights: mutator name to relative probability; names are those of
-            ``schedlab.search.mutators.MUTATORS`` (tile_size, auto_unroll,
+            ``schedlab.search.mutators.MUTATORS`` (tile_size, tile_resample, auto_unroll,
             compute_location, parallel). A weight of 0 switches a mutation off.
         crossover_probability: share of children made by crossover instead of mutation;
             0 switches crossover off.

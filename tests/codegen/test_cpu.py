@@ -17,7 +17,7 @@ from schedlab.ir.steps import (
     ReorderStep,
     SplitStep,
 )
-from schedlab.testing.differential import check_program
+from schedlab.testing.differential import SMALL_TASKS, check_program
 from schedlab.testing.small_tasks import padded_conv_chw
 
 
@@ -115,6 +115,26 @@ def test_vectorized_guarded_tail_uses_masks():
     program = schedlab.Program(task, [SplitStep(1, 1, (8,)), AnnotateStep(1, 2, "vectorize")])
     assert "llvm.masked" in program.source
     assert_correct(program)
+
+
+# int_ops (int32) with a 2-lane vector loop under guards: once LLVM knew only lane 0 of a
+# masked store was on, it stored the untruncated 64-bit lane, one element too far.
+INT32_MASKED_STORE = [
+    ["split", 3, 0, [7]], ["reorder", 3, [2, 1, 0]], ["split", 3, 1, [6]],
+    ["split", 3, 2, [2, 2]], ["split", 3, 2, [1]], ["annotate", 3, 5, "vectorize"],
+]
+
+
+def test_int32_stores_under_a_lane_mask_are_one_guarded_store_per_lane():
+    from schedlab.ir.steps import step_from_json
+
+    steps = [step_from_json(s) for s in INT32_MASKED_STORE]
+    program = schedlab.Program(SMALL_TASKS["int_ops"](), steps)
+    # Checked before the kernel runs: the old code wrote past the end of E.
+    assert "masked.store.v2i32" not in program.source
+    assert "extractelement <2 x i1>" in program.source
+    for seed in range(3):
+        assert_correct(program, seed)
 
 
 def transpose_task(rows, cols):

@@ -5,7 +5,9 @@ Design choices:
 - A ``vectorize`` loop whose body is straight-line code (stores, conditions, no loops)
   becomes explicit LLVM vector code: loads with unit stride are vector loads, loop-invariant
   loads are broadcasts, loads and stores at another constant stride are one scalar access
-  per lane, others are gathers and scatters; conditions that vary across lanes become masks.
+  per lane, others are gathers and scatters; conditions that vary across lanes become masks
+  (an int32 store under a mask is one guarded scalar store per lane: see
+  ``lane_guarded_store``).
   Any other ``vectorize`` loop is a scalar loop with LLVM's vectorizer forced on.
 - ``unroll`` loops are unrolled here (constant indices let LLVM keep tiles in registers).
 - A ``parallel`` loop is outlined into a function run by libgomp's ``GOMP_parallel``; each
@@ -318,6 +320,9 @@ class _Emitter:
         vty = f"<{self.lanes} x {MEMORY_TYPES[buf.dtype]}>"
         align = ELEM_BYTES[buf.dtype]
         if _stride(s.index, self.vec_var) == 1:
+            if self.mask is not None and buf.dtype == "int32":
+                self.lane_guarded_store(buf, s.index, mem)
+                return
             ptr = self.address(buf, self.scalar_at_zero(s.index))
             if self.mask is None:
                 self.fn.lines.append(f"  store {vty} {mem.ref}, ptr {ptr}, align {align}")
@@ -448,6 +453,28 @@ class _Emitter:
             lane_value = self.fn.emit(
                 f"extractelement <{self.lanes} x {elem}> {value.ref}, i32 {lane}")
             self.fn.lines.append(f"  store {elem} {lane_value}, ptr {ptr}, align {align}")
+
+    def lane_guarded_store(self, buf: Buffer, index: Expr, value: _Value) -> None:
+        """A unit-stride store under the lane mask as one branch and scalar store per lane.
+
+        Used for int32 data instead of ``llvm.masked.store``: LLVM 22's x86 backend turns a
+        masked store of a truncated value, once it knows only lane 0 is on, into a store of
+        the untruncated 64-bit lane, which writes past the element (found by the
+        differential test: wrong minima, and a corrupted heap where the element was a
+        buffer's last)."""
+        fn = self.fn
+        elem = MEMORY_TYPES[buf.dtype]
+        for lane, ptr in enumerate(self.lane_pointers(buf, index, 1)):
+            on = fn.emit(f"extractelement <{self.lanes} x i1> {self.mask.ref}, i32 {lane}")
+            then, done = fn.module.fresh("st"), fn.module.fresh("stdone")
+            fn.lines.append(f"  br i1 {on}, label %{then}, label %{done}")
+            fn.label(then)
+            lane_value = fn.emit(f"extractelement <{self.lanes} x {elem}> {value.ref}, "
+                                 f"i32 {lane}")
+            fn.lines.append(f"  store {elem} {lane_value}, ptr {ptr}, "
+                            f"align {ELEM_BYTES[buf.dtype]}")
+            fn.lines.append(f"  br label %{done}")
+            fn.label(done)
 
     def lane_pointers(self, buf: Buffer, index: Expr, stride: int) -> list[str]:
         """One scalar pointer per lane: lane 0's element of ``index``, then ``stride``

@@ -207,6 +207,7 @@ def test_a_local_share_of_the_proposal_neighbours_the_fastest_measured(task):
     parents = context.best_measured(2)
     search = EvolutionarySearch(population=32, generations=1, eps_greedy=0.0,
                                 local_share=1.0, local_parents=2, local_children=32,
+                                per_sketch_parents=False,
                                 mutation_weights={"tile_size": 1.0, "auto_unroll": 1.0})
     proposal = search.propose(context, OracleCostModel(), 6)
     assert len(proposal) == 6
@@ -219,6 +220,29 @@ def test_a_local_share_of_the_proposal_neighbours_the_fastest_measured(task):
         EvolutionarySearch(local_share=-0.1)
     with pytest.raises(ValueError, match="local_parents"):
         EvolutionarySearch(local_parents=0)
+
+
+def test_each_sketch_s_fastest_program_gets_neighbours(task):
+    context = SearchContext(task, rng=np.random.default_rng(9))
+    assert len(context.sketches) > 1
+    measured = context.sample(40)
+    first = context.sketches[0]
+    # Every program of the first sketch is faster than every other one.
+    context.add_measured(measured, [oracle_latency(p) * (1 if p.sketch is first else 100)
+                                    for p in measured])
+    search = EvolutionarySearch(local_parents=2)
+    parents = search._local_parents(context)
+    assert parents[:2] == context.best_measured(2)
+    assert all(p.sketch is first for p in parents[:2])
+    sketches = {id(p.sketch) for p in measured}
+    assert {id(p.sketch) for p in parents} == sketches
+    assert len(parents) == 2 + len(sketches) - 1
+    for program in parents[2:]:
+        fastest = min((lat, i) for i, (lat, p) in enumerate(context.measured)
+                      if p.sketch is program.sketch)
+        assert context.measured[fastest[1]][1] is program
+    assert EvolutionarySearch(local_parents=2, per_sketch_parents=False)._local_parents(
+        context) == context.best_measured(2)
 
 
 @pytest.mark.parametrize("fresh_share", [0.25, 1.0])

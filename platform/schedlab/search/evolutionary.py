@@ -46,6 +46,10 @@ class EvolutionarySearch(SearchStrategy):
             measured programs; 0 switches it off (Ansor's and MetaSchedule's proposal).
         local_parents: how many of the fastest measured programs have neighbours made.
         local_children: mutations tried per such program.
+        per_sketch_parents: also make neighbours of the fastest measured program of each
+            sketch that has none among the ``local_parents``: once the fastest are all of
+            one sketch, the others would otherwise get only what the cost model and random
+            draws give them.
         initial_pool: while the cost model is untrained (the first round), the proposal
             is the programs farthest apart in feature space among this many times as many
             random ones (``schedlab.search.diversity``); 1 proposes plain random programs.
@@ -72,6 +76,7 @@ class EvolutionarySearch(SearchStrategy):
         local_share: float = 0.25,
         local_parents: int = 8,
         local_children: int = 32,
+        per_sketch_parents: bool = True,
         initial_pool: int = 4,
         fresh_random_share: float = 0.5,
         retries: int = 3,
@@ -108,6 +113,7 @@ class EvolutionarySearch(SearchStrategy):
         self.local_share = local_share
         self.local_parents = local_parents
         self.local_children = local_children
+        self.per_sketch_parents = bool(per_sketch_parents)
         self.initial_pool = initial_pool
         self.fresh_random_share = fresh_random_share
         for name, value in (("local_parents", local_parents),
@@ -267,7 +273,7 @@ class EvolutionarySearch(SearchStrategy):
             return []
         sketch_index = _sketch_index(context)
         requests, requested, found = [], set(), []
-        for program in context.best_measured(self.local_parents):
+        for program in self._local_parents(context):
             parent = _candidate(program)
             for _ in range(self.local_children):
                 decisions = self._mutate(parent, rng)
@@ -285,6 +291,19 @@ class EvolutionarySearch(SearchStrategy):
             if child is not None:
                 found.append(known.setdefault(decision_key(child), child))
         return list({id(c): c for c in found}.values())
+
+    def _local_parents(self, context) -> list[Program]:
+        """The ``local_parents`` fastest measured programs, then the fastest of each sketch
+        that has none among them (with ``per_sketch_parents``)."""
+        parents = context.best_measured(self.local_parents)
+        if not self.per_sketch_parents:
+            return parents
+        covered = {id(p.sketch) for p in parents}
+        for program in context.best_measured(len(context.measured)):
+            if id(program.sketch) not in covered:
+                covered.add(id(program.sketch))
+                parents.append(program)
+        return parents
 
     def _vary(self, parent, population, by_sketch, weights, rng) -> dict | None:
         if rng.random() < self.crossover_probability:

@@ -34,7 +34,28 @@ class Mutator(abc.ABC):
         return [k for k in program.decisions if k.startswith(prefix)]
 
 
-class TileSizeMutator(Mutator):
+class _SplitMutator(Mutator):
+    """Changes the lengths of one split, drawn at random among the program's splits."""
+
+    def mutate(self, program, rng):
+        keys = [k for k, space in program.decision_spaces.items()
+                if isinstance(space, SplitSpace) and space.extent > 1]
+        if not keys:
+            return None
+        for _ in range(8):
+            key = keys[int(rng.integers(len(keys)))]
+            space: SplitSpace = program.decision_spaces[key]
+            lengths = self.new_lengths(space, tuple(program.decisions[key]), rng)
+            if lengths is not None and space.is_valid(lengths):
+                return {**program.decisions, key: lengths}
+        return None
+
+    @abc.abstractmethod
+    def new_lengths(self, space: SplitSpace, lengths: tuple, rng) -> tuple | None:
+        """Other inner lengths for a split of ``space`` now at ``lengths``, or ``None``."""
+
+
+class TileSizeMutator(_SplitMutator):
     """Moves a factor of one tile level of a split to another level (Ansor's tile-size
     mutation); the split's product, and so its extent, stays the same.
 
@@ -45,32 +66,22 @@ class TileSizeMutator(Mutator):
 
     name = "tile_size"
 
-    def mutate(self, program, rng):
-        keys = [k for k, space in program.decision_spaces.items()
-                if isinstance(space, SplitSpace) and space.extent > 1]
-        for _ in range(8):
-            if not keys:
-                return None
-            key = keys[int(rng.integers(len(keys)))]
-            space: SplitSpace = program.decision_spaces[key]
-            lengths = list(program.decisions[key])
-            levels = [space.extent // int(np.prod(lengths))] + lengths  # outermost first
-            sources = [i for i, x in enumerate(levels) if x > 1]
-            if not sources:
-                continue
-            src = sources[int(rng.integers(len(sources)))]
-            factors = divisors(levels[src])[1:]
-            factor = factors[int(rng.integers(len(factors)))]
-            dst = int(rng.integers(len(levels) - 1))
-            dst += dst >= src  # any level but the source
-            levels[src] //= factor
-            levels[dst] *= factor
-            if space.is_valid(levels[1:]):
-                return {**program.decisions, key: tuple(levels[1:])}
-        return None
+    def new_lengths(self, space, lengths, rng):
+        levels = [space.extent // int(np.prod(lengths))] + list(lengths)  # outermost first
+        sources = [i for i, x in enumerate(levels) if x > 1]
+        if not sources:
+            return None
+        src = sources[int(rng.integers(len(sources)))]
+        factors = divisors(levels[src])[1:]
+        factor = factors[int(rng.integers(len(factors)))]
+        dst = int(rng.integers(len(levels) - 1))
+        dst += dst >= src  # any level but the source
+        levels[src] //= factor
+        levels[dst] *= factor
+        return tuple(levels[1:])
 
 
-class TileResampleMutator(Mutator):
+class TileResampleMutator(_SplitMutator):
     """Draws every tile length of one split anew, as a fresh program would.
 
     Moving one factor at a time cannot leave a tiling whose neighbours are all slower: a
@@ -80,18 +91,9 @@ class TileResampleMutator(Mutator):
 
     name = "tile_resample"
 
-    def mutate(self, program, rng):
-        keys = [k for k, space in program.decision_spaces.items()
-                if isinstance(space, SplitSpace) and space.extent > 1]
-        for _ in range(8):
-            if not keys:
-                return None
-            key = keys[int(rng.integers(len(keys)))]
-            space: SplitSpace = program.decision_spaces[key]
-            lengths = sample_split_lengths(space.extent, space.parts, rng, space.max_innermost)
-            if lengths != tuple(program.decisions[key]) and space.is_valid(lengths):
-                return {**program.decisions, key: lengths}
-        return None
+    def new_lengths(self, space, lengths, rng):
+        drawn = sample_split_lengths(space.extent, space.parts, rng, space.max_innermost)
+        return drawn if drawn != lengths else None
 
 
 class _ChoiceMutator(Mutator):

@@ -197,32 +197,40 @@ class Tuner:
         if self.confirm_top < 2 or self.confirm_passes < 1:
             return bests
         for task in self.tasks:
-            top, programs = [], []
-            for record in self.database.best(task.workload_key, self.confirm_top,
-                                             target=task.target.kind):
-                try:
-                    programs.append(record.to_program(task))
-                except ValueError:  # an earlier run's record these steps no longer fit
-                    continue
-                top.append(record)
-            if len(top) < 2:
-                continue
-            order = [(i + turn) % len(top) for turn in range(self.confirm_passes)
-                     for i in range(len(top))]
-            timings: list[list[float]] = [[] for _ in top]
-            for i, result in zip(order, self.measure([programs[i] for i in order])):
-                if result.ok:
-                    timings[i].append(result.median)
-            retimed = [(statistics.median(t), i) for i, t in enumerate(timings) if t]
-            if not retimed:
-                continue
-            _, winner = min(retimed)
-            bests[task.name] = BestProgram(task, top[winner], tuple(timings[winner]))
-            self._say(f"{task.name}: best of the {len(top)} fastest, re-timed "
-                      f"{self.confirm_passes}x: {bests[task.name].gflops:.1f} GFLOP/s "
-                      f"(measured at {top[winner].latency_s * 1e3:.3f} ms while tuning, "
-                      f"{top[0].latency_s * 1e3:.3f} ms the fastest)")
+            confirmed = self._confirm_task(task)
+            if confirmed is not None:
+                bests[task.name] = confirmed
         return bests
+
+    def _confirm_task(self, task: Task) -> BestProgram | None:
+        """``task``'s best by re-timing (see :meth:`confirm`); ``None`` when fewer than two
+        programs can be re-timed or every re-timing failed."""
+        top, programs = [], []
+        for record in self.database.best(task.workload_key, self.confirm_top,
+                                         target=task.target.kind):
+            try:
+                programs.append(record.to_program(task))
+            except ValueError:  # an earlier run's record these steps no longer fit
+                continue
+            top.append(record)
+        if len(top) < 2:
+            return None
+        order = [(i + turn) % len(top) for turn in range(self.confirm_passes)
+                 for i in range(len(top))]
+        timings: list[list[float]] = [[] for _ in top]
+        for i, result in zip(order, self.measure([programs[i] for i in order])):
+            if result.ok:
+                timings[i].append(result.median)
+        retimed = [(statistics.median(t), i) for i, t in enumerate(timings) if t]
+        if not retimed:
+            return None
+        _, winner = min(retimed)
+        best = BestProgram(task, top[winner], tuple(timings[winner]))
+        self._say(f"{task.name}: best of the {len(top)} fastest, re-timed "
+                  f"{self.confirm_passes}x: {best.gflops:.1f} GFLOP/s (measured at "
+                  f"{top[winner].latency_s * 1e3:.3f} ms while tuning, "
+                  f"{top[0].latency_s * 1e3:.3f} ms the fastest)")
+        return best
 
     # -- the loop ----------------------------------------------------------------------
 

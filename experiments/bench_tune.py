@@ -15,6 +15,7 @@ The machine's speed drifts over minutes: only ratios within one run mean anythin
 
     python experiments/bench_tune.py [--workloads matmul,conv2d,dense_bias_relu,batch_matmul]
         [--trials 64,256] [--seeds 0] [--tvm-python PATH] [--no-metaschedule] [--json PATH]
+        [--keep-records DIR]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,11 +113,16 @@ def retime_side_by_side(task, fn, best, ms_python: str | None, workload: str, se
     return {name: min(values) if values else None for name, values in times.items()}
 
 
-def run_case(name: str, trials: int, seed: int, tvm_python: str | None) -> dict:
+def run_case(name: str, trials: int, seed: int, tvm_python: str | None,
+             keep_records: str | None = None) -> dict:
     workload, params, numpy_fn = WORKLOADS[name]
     task = schedlab.workloads.create(workload, **params)
     gflop = task.flop_count / 1e9
-    with tempfile.TemporaryDirectory(prefix="sl_") as work_dir:
+    with tempfile.TemporaryDirectory(prefix="sl_") as scratch:
+        work_dir = (os.path.join(keep_records, f"{name}_{trials}_seed{seed}") if keep_records
+                    else scratch)
+        if keep_records and os.path.exists(work_dir):  # a fresh run, never a resumed one
+            shutil.rmtree(work_dir)
         # Timed as the tuner times by default; only the final re-timing uses MEASURE.
         result = schedlab.tune(task, trials=trials, work_dir=work_dir, seed=seed)
     split = result.time_split()
@@ -178,6 +185,8 @@ def main(argv=None) -> int:
                         help="interpreter with apache-tvm for MetaSchedule")
     parser.add_argument("--no-metaschedule", action="store_true")
     parser.add_argument("--json", help="write the rows here")
+    parser.add_argument("--keep-records",
+                        help="keep each tuning run's work dir (records) under this folder")
     args = parser.parse_args(argv)
     names = args.workloads.split(",")
     unknown = [n for n in names if n not in WORKLOADS]
@@ -195,7 +204,7 @@ def main(argv=None) -> int:
     for trials in [int(t) for t in args.trials.split(",")]:
         for seed in [int(s) for s in args.seeds.split(",")]:
             for name in names:
-                rows.append(run_case(name, trials, seed, tvm_python))
+                rows.append(run_case(name, trials, seed, tvm_python, args.keep_records))
                 if args.json:  # after every row: a long run stopped midway keeps its rows
                     with open(args.json, "w") as f:
                         json.dump({"rows": rows, "cores": len(os.sched_getaffinity(0))}, f,

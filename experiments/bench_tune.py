@@ -54,7 +54,7 @@ WORKLOADS = {
 }
 
 MEASURE = MeasureConfig(repeat=3, min_repeat_ms=100)
-RETIME_ROUNDS = 2
+RETIME_ROUNDS = 3
 
 
 def tvm_available(python: str) -> bool:

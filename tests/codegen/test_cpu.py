@@ -16,6 +16,7 @@ from schedlab.ir.steps import (
     FuseStep,
     ReorderStep,
     SplitStep,
+    step_from_json,
 )
 from schedlab.testing.differential import SMALL_TASKS, check_program
 from schedlab.testing.small_tasks import padded_conv_chw
@@ -126,8 +127,6 @@ INT32_MASKED_STORE = [
 
 
 def test_int32_stores_under_a_lane_mask_are_one_guarded_store_per_lane():
-    from schedlab.ir.steps import step_from_json
-
     steps = [step_from_json(s) for s in INT32_MASKED_STORE]
     program = schedlab.Program(SMALL_TASKS["int_ops"](), steps)
     # Checked before the kernel runs: the old code wrote past the end of E.

@@ -6,8 +6,7 @@ Design choices:
   becomes explicit LLVM vector code: loads with unit stride are vector loads, loop-invariant
   loads are broadcasts, loads and stores at another constant stride are one scalar access
   per lane, others are gathers and scatters; conditions that vary across lanes become masks
-  (an int32 store under a mask is one guarded scalar store per lane: see
-  ``lane_guarded_store``).
+  (an int32 store under a mask is one guarded scalar store per lane: see ``store``).
   Any other ``vectorize`` loop is a scalar loop with LLVM's vectorizer forced on.
 - ``unroll`` loops are unrolled here (constant indices let LLVM keep tiles in registers).
 - A ``parallel`` loop is outlined into a function run by libgomp's ``GOMP_parallel``; each
@@ -321,7 +320,12 @@ class _Emitter:
         align = ELEM_BYTES[buf.dtype]
         if _stride(s.index, self.vec_var) == 1:
             if self.mask is not None and buf.dtype == "int32":
-                self.lane_guarded_store(buf, s.index, mem)
+                # Not llvm.masked.store: LLVM 22's x86 backend turns a masked store of a
+                # truncated value, once it knows only lane 0 is on, into a store of the
+                # untruncated 64-bit lane, which writes past the element (found by the
+                # differential test: wrong minima, and a corrupted heap where the element
+                # was a buffer's last).
+                self.strided_store(buf, s.index, 1, mem, guard=self.mask)
                 return
             ptr = self.address(buf, self.scalar_at_zero(s.index))
             if self.mask is None:
@@ -444,37 +448,26 @@ class _Emitter:
                 f"insertelement <{self.lanes} x {elem}> {ref}, {elem} {value}, i32 {lane}")
         return ref
 
-    def strided_store(self, buf: Buffer, index: Expr, stride: int, value: _Value) -> None:
+    def strided_store(self, buf: Buffer, index: Expr, stride: int, value: _Value,
+                      guard: _Value | None = None) -> None:
         """Store the lanes of ``value`` ``stride`` elements apart, one scalar store per
-        lane, in lane order as a scatter orders overlapping lanes (see ``strided_load``)."""
+        lane, in lane order as a scatter orders overlapping lanes (see ``strided_load``).
+        With ``guard`` (a lane mask), each lane's store is behind a branch on its bit."""
+        fn = self.fn
         elem = MEMORY_TYPES[buf.dtype]
         align = ELEM_BYTES[buf.dtype]
         for lane, ptr in enumerate(self.lane_pointers(buf, index, stride)):
-            lane_value = self.fn.emit(
+            if guard is not None:
+                on = fn.emit(f"extractelement <{self.lanes} x i1> {guard.ref}, i32 {lane}")
+                then, done = fn.module.fresh("st"), fn.module.fresh("stdone")
+                fn.lines.append(f"  br i1 {on}, label %{then}, label %{done}")
+                fn.label(then)
+            lane_value = fn.emit(
                 f"extractelement <{self.lanes} x {elem}> {value.ref}, i32 {lane}")
-            self.fn.lines.append(f"  store {elem} {lane_value}, ptr {ptr}, align {align}")
-
-    def lane_guarded_store(self, buf: Buffer, index: Expr, value: _Value) -> None:
-        """A unit-stride store under the lane mask as one branch and scalar store per lane.
-
-        Used for int32 data instead of ``llvm.masked.store``: LLVM 22's x86 backend turns a
-        masked store of a truncated value, once it knows only lane 0 is on, into a store of
-        the untruncated 64-bit lane, which writes past the element (found by the
-        differential test: wrong minima, and a corrupted heap where the element was a
-        buffer's last)."""
-        fn = self.fn
-        elem = MEMORY_TYPES[buf.dtype]
-        for lane, ptr in enumerate(self.lane_pointers(buf, index, 1)):
-            on = fn.emit(f"extractelement <{self.lanes} x i1> {self.mask.ref}, i32 {lane}")
-            then, done = fn.module.fresh("st"), fn.module.fresh("stdone")
-            fn.lines.append(f"  br i1 {on}, label %{then}, label %{done}")
-            fn.label(then)
-            lane_value = fn.emit(f"extractelement <{self.lanes} x {elem}> {value.ref}, "
-                                 f"i32 {lane}")
-            fn.lines.append(f"  store {elem} {lane_value}, ptr {ptr}, "
-                            f"align {ELEM_BYTES[buf.dtype]}")
-            fn.lines.append(f"  br label %{done}")
-            fn.label(done)
+            fn.lines.append(f"  store {elem} {lane_value}, ptr {ptr}, align {align}")
+            if guard is not None:
+                fn.lines.append(f"  br label %{done}")
+                fn.label(done)
 
     def lane_pointers(self, buf: Buffer, index: Expr, stride: int) -> list[str]:
         """One scalar pointer per lane: lane 0's element of ``index``, then ``stride``

@@ -24,6 +24,8 @@ class Program:
     Programs made by the annotator also carry ``sketch`` (the sketch they complete),
     ``decisions`` and ``decision_spaces`` (its random choices; see
     ``schedlab.annotate.decisions``), which search mutates; otherwise these are ``None``.
+    A search strategy may set ``origin`` to say how it found the program (for example
+    ``"evolved"`` or ``"random"``); the tuner keeps it in the program's record.
     """
 
     def __init__(self, task: Task, steps: list[Step] | tuple[Step, ...] = ()):
@@ -33,6 +35,7 @@ class Program:
         self.sketch = None
         self.decisions: dict | None = None
         self.decision_spaces: dict | None = None
+        self.origin: str | None = None
 
     @classmethod
     def from_replayed(cls, task: Task, steps: tuple[Step, ...], state: State) -> Program:
@@ -42,6 +45,7 @@ class Program:
         program = cls.__new__(cls)
         program.task, program.steps, program.state = task, tuple(steps), state
         program.sketch = program.decisions = program.decision_spaces = None
+        program.origin = None
         return program
 
     @functools.cached_property

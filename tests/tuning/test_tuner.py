@@ -86,6 +86,18 @@ def test_resume_measures_nothing_twice(task, tmp_path):
     assert tuner.run().rounds == []  # budget already spent
 
 
+def test_records_say_where_the_search_found_each_program(task, tmp_path):
+    tune(task, trials=16, work_dir=tmp_path, runner=OracleRunner(),
+         cost_model=OracleCostModel(), **{**FAST, "search_options": {
+             **FAST["search_options"], "local_share": 0.25, "eps_greedy": 0.25}})
+    origins = [r.extra["origin"] for r in JSONDatabase(tmp_path / RECORDS_FILE).records()]
+    # Two rounds of 8, each with 2 random programs; the second also has 2 neighbours of
+    # the fastest (the first has no measured program to neighbour); the population's best
+    # fill the rest.
+    assert origins.count("random") == 4 and origins.count("local") == 2
+    assert origins.count("evolved") == 10
+
+
 def test_failures_are_recorded_and_do_not_stop_the_run(task):
     runner = OracleRunner(fail_every=3)
     result = tune(task, trials=24, runner=runner, cost_model=OracleCostModel(), **FAST)

@@ -29,7 +29,10 @@ class EvolutionarySearch(SearchStrategy):
     the proposal, except an ``eps_greedy`` share of fresh random programs that keeps the
     cost model learning about parts of the space it scores badly. While the cost model is
     untrained (its ``trained`` is false), the proposal is random programs spread over the
-    space (see ``initial_pool``).
+    space (see ``initial_pool``). Each proposed program's ``origin`` names the part of the
+    proposal it came from: ``"local"`` (a neighbour of a fast measured program),
+    ``"evolved"`` (the population's best), ``"random"`` (the ε-greedy share) or
+    ``"spread"`` (the untrained model's spread-out proposal).
 
     Args:
         population: programs per generation (Ansor: 2048).
@@ -132,7 +135,7 @@ class EvolutionarySearch(SearchStrategy):
         if not getattr(cost_model, "trained", True):
             # An untrained model scores at random: evolving under it is random search at
             # a hundred times the cost.
-            chosen = self._spread_out(context, n, stats)
+            chosen = _tagged(self._spread_out(context, n, stats), "spread")
             stats["search"] = time.perf_counter() - start - stats["features"]
             self.last_stats = stats
             return chosen
@@ -180,15 +183,15 @@ class EvolutionarySearch(SearchStrategy):
             scores = score_candidates(context, cost_model, local, stats)
             order = np.argsort(-scores, kind="stable")
             programs = (factory.program(local[i]) for i in order)
-            chosen += context.unmeasured((p for p in programs if p is not None), n_local,
-                                         taken)
+            chosen += _tagged(context.unmeasured((p for p in programs if p is not None),
+                                                 n_local, taken), "local")
         ranked = sorted(best.values(), key=lambda item: -item[0])
         n_random = min(n - len(chosen), int(round(n * self.eps_greedy)))
         programs = (factory.program(c) for _, c in ranked)
-        chosen += context.unmeasured((p for p in programs if p is not None),
-                                     n - n_random - len(chosen), taken)
-        chosen += context.unmeasured(context.sample(2 * (n - len(chosen))), n - len(chosen),
-                                     taken)
+        chosen += _tagged(context.unmeasured((p for p in programs if p is not None),
+                                             n - n_random - len(chosen), taken), "evolved")
+        chosen += _tagged(context.unmeasured(context.sample(2 * (n - len(chosen))),
+                                             n - len(chosen), taken), "random")
         stats["search"] = time.perf_counter() - start - stats["features"] - stats["predict"]
         self.last_stats = stats
         return chosen
@@ -324,6 +327,13 @@ class EvolutionarySearch(SearchStrategy):
 
 def _candidate(program: Program) -> Candidate:
     return Candidate(program.sketch, program.decisions, program.decision_spaces, None, program)
+
+
+def _tagged(programs: list[Program], origin: str) -> list[Program]:
+    """``programs``, each marked with how the search found it (kept in its record)."""
+    for program in programs:
+        program.origin = origin
+    return programs
 
 
 def _sketch_index(context: SearchContext) -> dict[int, int]:

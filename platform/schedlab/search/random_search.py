@@ -25,6 +25,8 @@ class RandomSearch(SearchStrategy):
     def propose(self, context: SearchContext, cost_model, n: int) -> list[Program]:
         start = time.perf_counter()
         chosen = context.unmeasured(context.sample(int(n * self.oversample) + 1), n)
+        for program in chosen:
+            program.origin = "random"
         self.last_stats = {"search": time.perf_counter() - start, "features": 0.0,
                            "predict": 0.0}
         return chosen

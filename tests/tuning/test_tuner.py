@@ -98,6 +98,20 @@ def test_records_say_where_the_search_found_each_program(task, tmp_path):
     assert origins.count("evolved") == 10
 
 
+def test_a_model_the_tuner_made_skips_the_last_update_a_given_one_gets_every(task):
+    given = OracleCostModel()
+    Tuner(task, trials=24, runner=OracleRunner(), cost_model=given, **FAST).run()
+    assert given.updates == 3
+    made = Tuner(task, trials=24, runner=OracleRunner(), cost_model="random", **FAST)
+    trained_on = []
+    update = made.update_model
+    made.update_model = lambda programs, *rest: (trained_on.append(len(programs)),
+                                                 update(programs, *rest))
+    made.run()
+    # Trained on the first two rounds only: the third's measurements would serve no search.
+    assert trained_on == [8, 8]
+
+
 def test_failures_are_recorded_and_do_not_stop_the_run(task):
     runner = OracleRunner(fail_every=3)
     result = tune(task, trials=24, runner=runner, cost_model=OracleCostModel(), **FAST)

@@ -62,7 +62,9 @@ class Tuner:
         cost_model: a model name (``"mlp"``, ``"xgboost"``, ``"random"``) or an object
             with ``update(programs, results)`` and ``predict(programs)`` (a
             ``schedlab.cost_model.CostModel``).
-        cost_model_options: keyword arguments of the model's constructor.
+        cost_model_options: keyword arguments of the model's constructor. A model the
+            tuner makes from a name is not trained on the last round's measurements, which
+            no search would use; a model object is trained on every round.
         runner: a runner name (``"local"``) or object.
         measure: how candidates are timed and checked (``MeasureConfig`` or a dict of its
             fields); used when ``runner`` is a name. ``TUNING_MEASURE`` by default.
@@ -122,6 +124,8 @@ class Tuner:
         self.seed = int(seed)
         self.work_dir = None if work_dir is None else Path(work_dir)
         self.strategy = create_strategy(search, **(search_options or {}))
+        # A model made here is seen by nothing but the search.
+        self._own_model = isinstance(cost_model, str)
         if isinstance(cost_model, str):
             from ..cost_model import create_cost_model  # loads JAX: only when asked for
 
@@ -284,7 +288,8 @@ class Tuner:
         times["measure"] = max(runner_s - times["build"], 0.0)
         self.commit(task_index, programs, results, len(self.rounds))
         tick = time.perf_counter()
-        self.update_model(programs, results, self.contexts[task_index])
+        if not (self._own_model and self.trials_done() >= self.trials):
+            self.update_model(programs, results, self.contexts[task_index])
         times["model_update"] = time.perf_counter() - tick
         errors: dict[str, int] = {}
         for result in results:

@@ -27,6 +27,36 @@ from .tile_sizes import sample_split_lengths
 from .verify import verify_gpu
 
 CPU_UNROLL_STEPS = (0, 16, 64, 512)
+
+# The state after each sketch's leading steps that need no decision, by sketch identity
+# (holding the sketch, so that its id stays its own). Replaying them (a cache_write rewrites
+# the computation) was a tenth of completing a program, and search completes thousands of
+# programs of the same few sketches.
+_PREFIXES: dict[int, tuple] = {}
+_PREFIXES_MAX = 256
+
+
+def _fixed_prefix(sketch) -> tuple[int, State]:
+    """``(n, state)``: the first ``n`` steps of ``sketch`` need no decision, and replaying
+    them on the task's initial state gives ``state``. States are immutable, so programs
+    share it."""
+    hit = _PREFIXES.get(id(sketch))
+    if hit is not None and hit[0] is sketch:
+        return hit[1], hit[2]
+    state = State.from_dag(sketch.task.dag)
+    fixed = 0
+    for step in sketch.steps:
+        if isinstance(step, SplitStep) and None in step.lengths:
+            break
+        try:
+            state = step.apply(state)
+        except StepError:
+            break
+        fixed += 1
+    if len(_PREFIXES) >= _PREFIXES_MAX:
+        _PREFIXES.clear()
+    _PREFIXES[id(sketch)] = (sketch, fixed, state)
+    return fixed, state
 GPU_UNROLL_STEPS = (0, 16, 64, 512, 1024)
 
 
@@ -60,8 +90,8 @@ class Annotator:
         its sketch as ``program.sketch``.
         """
         task = sketch.task
-        state = State.from_dag(task.dag)
-        steps: list[Step] = []
+        fixed, state = _fixed_prefix(sketch)
+        steps: list[Step] = list(sketch.steps[:fixed])
         decider = Decider(rng, decisions)
 
         def do(step: Step) -> bool:
@@ -73,7 +103,7 @@ class Annotator:
             steps.append(step)
             return True
 
-        for index, step in enumerate(sketch.steps):
+        for index, step in enumerate(sketch.steps[fixed:], start=fixed):
             if isinstance(step, SplitStep) and None in step.lengths:
                 extent = state.stages[step.stage_id].iters[step.iter_id].extent
                 parts = len(step.lengths)

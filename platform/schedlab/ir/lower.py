@@ -8,6 +8,7 @@ buffer. Splits that do not divide, and regions that stick out of a tensor, becom
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ def _expand_uncached(expr: Expr, inlined: tuple) -> Expr:
     return transform(expr, visit)
 
 
+@functools.lru_cache(maxsize=4096)  # the same few names, for every program lowered
 def _var_name(stage: str, it: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", f"{stage}_{it}")
 

@@ -291,8 +291,29 @@ class Reduce(Expr):
         return f"{self.combiner}({self.source!r}, axes={list(self.axes)})"
 
 
+# Lowering a program makes thousands of integer constants, nearly all small loop bounds
+# and strides; expressions are immutable, so equal ones can be one object. (Not floats:
+# -0.0 == 0.0.)
+_CONSTS: dict[tuple, Const] = {}
+_CONSTS_MAX = 4096
+
+
 def const(value, dtype: str | None = None) -> Const:
     """A literal; the dtype defaults to int32 for ints, float32 for floats, bool for bools."""
+    if type(value) is not int and type(value) is not bool:
+        return _make_const(value, dtype)
+    key = (type(value), value, dtype)
+    hit = _CONSTS.get(key)
+    if hit is not None:
+        return hit
+    made = _make_const(value, dtype)
+    if len(_CONSTS) >= _CONSTS_MAX:
+        _CONSTS.clear()
+    _CONSTS[key] = made
+    return made
+
+
+def _make_const(value, dtype: str | None) -> Const:
     if dtype is None:
         if isinstance(value, bool):
             dtype = "bool"

@@ -12,15 +12,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..program import Program
 
 # Requests per task sent to one worker: large enough to amortise pickling, small enough to
-# balance the load.
+# balance the load. Fewer requests than two of the smallest chunks are done in this process.
 _CHUNK = 128
+_MIN_CHUNK = 32
 
 
 @dataclass(eq=False)
@@ -28,13 +29,20 @@ class Candidate:
     """A completed sketch: ``sketch``, ``decisions`` and ``decision_spaces`` as on a
     :class:`~schedlab.Program` (what mutators and crossover read), plus its feature matrix
     (``None`` when no feature was asked for) and the program itself when it was made in
-    this process."""
+    this process. ``key`` is its :func:`~schedlab.search.decision_key`, made once: search
+    looks candidates up by it tens of thousands of times a round."""
 
     sketch: object
     decisions: dict
     decision_spaces: dict
     features: np.ndarray | None = None
     program: Program | None = None
+    key: tuple = field(init=False, repr=False)
+
+    def __post_init__(self):
+        from .base import sketch_decisions_key
+
+        self.key = sketch_decisions_key(self.sketch, self.decisions)
 
 
 # A request: (sketch index, decisions or None for a random completion, seed).
@@ -87,10 +95,13 @@ class CandidateFactory:
         self._pool: ProcessPoolExecutor | None = None
 
     def complete(self, requests: list[Request], with_features: bool) -> list[Candidate | None]:
-        if self.workers <= 0 or len(requests) < 2 * _CHUNK:
+        if self.workers <= 0 or len(requests) < 2 * _MIN_CHUNK:
             results = _complete_all(self.annotator, self.sketches, requests, with_features)
         else:
-            chunks = [requests[i:i + _CHUNK] for i in range(0, len(requests), _CHUNK)]
+            # At least two chunks per worker, so that one slow chunk does not leave the
+            # others idle.
+            size = min(_CHUNK, max(_MIN_CHUNK, -(-len(requests) // (2 * self.workers))))
+            chunks = [requests[i:i + size] for i in range(0, len(requests), size)]
             pool = self._ensure_pool()
             results = [done for part in pool.map(_complete_chunk, chunks,
                                                  [with_features] * len(chunks))

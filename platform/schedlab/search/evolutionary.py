@@ -110,6 +110,9 @@ class EvolutionarySearch(SearchStrategy):
         self.mutators = [MUTATORS[name]() for name in weights]
         self.mutator_probs = np.array(list(weights.values()), float)
         self.mutator_probs /= max(self.mutator_probs.sum(), 1e-12)
+        # Drawing by the cumulative sum: Generator.choice with p= checks its arguments at
+        # a cost that thousands of draws per generation notice.
+        self._mutator_cdf = np.cumsum(self.mutator_probs)
         self.crossover_probability = crossover_probability
         self.eps_greedy = eps_greedy
         self.init_measured_ratio = init_measured_ratio
@@ -152,7 +155,7 @@ class EvolutionarySearch(SearchStrategy):
             for candidate in candidates:
                 if candidate is None:
                     continue
-                key = decision_key(candidate)
+                key = candidate.key
                 candidate = known.setdefault(key, candidate)
                 if key not in admitted:
                     admitted.add(key)
@@ -168,7 +171,7 @@ class EvolutionarySearch(SearchStrategy):
         for generation in range(self.generations):
             scores = score_candidates(context, cost_model, population, stats)
             for candidate, score in zip(population, scores):
-                best[decision_key(candidate)] = (float(score), candidate)
+                best[candidate.key] = (float(score), candidate)
             if generation == self.generations - 1 or not population:
                 break
             population = self._breed(context, factory, population, scores, known,
@@ -266,7 +269,7 @@ class EvolutionarySearch(SearchStrategy):
         for slot, request in slots:
             child = completed[request]
             if child is not None:
-                children[slot] = known.setdefault(decision_key(child), child)
+                children[slot] = known.setdefault(child.key, child)
         return children
 
     def _neighbours(self, context, factory, known, features_wanted) -> list[Candidate]:
@@ -292,7 +295,7 @@ class EvolutionarySearch(SearchStrategy):
                     requests.append((sketch_index[id(parent.sketch)], decisions, seed))
         for child in factory.complete(requests, features_wanted):
             if child is not None:
-                found.append(known.setdefault(decision_key(child), child))
+                found.append(known.setdefault(child.key, child))
         return list({id(c): c for c in found}.values())
 
     def _local_parents(self, context) -> list[Program]:
@@ -321,7 +324,8 @@ class EvolutionarySearch(SearchStrategy):
 
     def _mutate(self, parent, rng) -> dict | None:
         """One mutation of ``parent`` by a mutator drawn by weight."""
-        mutator = self.mutators[int(rng.choice(len(self.mutators), p=self.mutator_probs))]
+        draw = int(np.searchsorted(self._mutator_cdf, rng.random(), side="right"))
+        mutator = self.mutators[min(draw, len(self.mutators) - 1)]
         return mutator.mutate(parent, rng)
 
 

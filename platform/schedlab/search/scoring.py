@@ -36,7 +36,7 @@ def score_candidates(context: SearchContext, cost_model, candidates, stats: dict
         cache.clear()
     matrices = []
     for candidate in candidates:
-        key = decision_key(candidate)
+        key = candidate.key
         matrix = candidate.features
         if matrix is None:
             matrix = cache.get(key)

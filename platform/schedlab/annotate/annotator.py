@@ -27,6 +27,7 @@ from .tile_sizes import sample_split_lengths
 from .verify import verify_gpu
 
 CPU_UNROLL_STEPS = (0, 16, 64, 512)
+GPU_UNROLL_STEPS = (0, 16, 64, 512, 1024)
 
 # The state after each sketch's leading steps that need no decision, by sketch identity
 # (holding the sketch, so that its id stays its own). Replaying them (a cache_write rewrites
@@ -57,7 +58,6 @@ def _fixed_prefix(sketch) -> tuple[int, State]:
         _PREFIXES.clear()
     _PREFIXES[id(sketch)] = (sketch, fixed, state)
     return fixed, state
-GPU_UNROLL_STEPS = (0, 16, 64, 512, 1024)
 
 
 @dataclass(frozen=True, kw_only=True)

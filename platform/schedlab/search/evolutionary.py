@@ -324,8 +324,8 @@ class EvolutionarySearch(SearchStrategy):
 
     def _mutate(self, parent, rng) -> dict | None:
         """One mutation of ``parent`` by a mutator drawn by weight."""
-        draw = int(np.searchsorted(self._mutator_cdf, rng.random(), side="right"))
-        mutator = self.mutators[min(draw, len(self.mutators) - 1)]
+        draw = rng.random() * self._mutator_cdf[-1]  # below the last bound, never at it
+        mutator = self.mutators[int(np.searchsorted(self._mutator_cdf, draw, side="right"))]
         return mutator.mutate(parent, rng)
 
 

@@ -29,36 +29,6 @@ from .verify import verify_gpu
 CPU_UNROLL_STEPS = (0, 16, 64, 512)
 GPU_UNROLL_STEPS = (0, 16, 64, 512, 1024)
 
-# The state after each sketch's leading steps that need no decision, by sketch identity
-# (holding the sketch, so that its id stays its own). Replaying them (a cache_write rewrites
-# the computation) was a tenth of completing a program, and search completes thousands of
-# programs of the same few sketches.
-_PREFIXES: dict[int, tuple] = {}
-_PREFIXES_MAX = 256
-
-
-def _fixed_prefix(sketch) -> tuple[int, State]:
-    """``(n, state)``: the first ``n`` steps of ``sketch`` need no decision, and replaying
-    them on the task's initial state gives ``state``. States are immutable, so programs
-    share it."""
-    hit = _PREFIXES.get(id(sketch))
-    if hit is not None and hit[0] is sketch:
-        return hit[1], hit[2]
-    state = State.from_dag(sketch.task.dag)
-    fixed = 0
-    for step in sketch.steps:
-        if isinstance(step, SplitStep) and None in step.lengths:
-            break
-        try:
-            state = step.apply(state)
-        except StepError:
-            break
-        fixed += 1
-    if len(_PREFIXES) >= _PREFIXES_MAX:
-        _PREFIXES.clear()
-    _PREFIXES[id(sketch)] = (sketch, fixed, state)
-    return fixed, state
-
 
 @dataclass(frozen=True, kw_only=True)
 class Annotator:
@@ -90,7 +60,7 @@ class Annotator:
         its sketch as ``program.sketch``.
         """
         task = sketch.task
-        fixed, state = _fixed_prefix(sketch)
+        fixed, state = sketch.decided_prefix
         steps: list[Step] = list(sketch.steps[:fixed])
         decider = Decider(rng, decisions)
 

@@ -28,6 +28,14 @@ def sketch_decisions_key(sketch, decisions: dict) -> tuple:
     return (id(sketch), tuple(sorted(decisions.items())))
 
 
+def tag_origin(programs: list[Program], origin: str) -> list[Program]:
+    """``programs``, each marked with how the search found it (the tuner keeps
+    ``program.origin`` in its record)."""
+    for program in programs:
+        program.origin = origin
+    return programs
+
+
 @dataclass
 class SearchContext:
     """One task's search state, shared by the rounds of a tuning run.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..program import Program
+from .base import sketch_decisions_key
 
 # Requests per task sent to one worker: large enough to amortise pickling, small enough to
 # balance the load. Fewer requests than two of the smallest chunks are done in this process.
@@ -40,8 +41,6 @@ class Candidate:
     key: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
-        from .base import sketch_decisions_key
-
         self.key = sketch_decisions_key(self.sketch, self.decisions)
 
 

@@ -9,7 +9,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..program import Program
-from .base import SearchContext, SearchStrategy, decision_key, sketch_decisions_key
+from .base import (
+    SearchContext,
+    SearchStrategy,
+    decision_key,
+    sketch_decisions_key,
+    tag_origin,
+)
 from .candidates import Candidate
 from .diversity import farthest_point_subset, program_vectors
 from .mutators import DEFAULT_MUTATION_WEIGHTS, MUTATORS, crossover
@@ -138,7 +144,7 @@ class EvolutionarySearch(SearchStrategy):
         if not getattr(cost_model, "trained", True):
             # An untrained model scores at random: evolving under it is random search at
             # a hundred times the cost.
-            chosen = _tagged(self._spread_out(context, n, stats), "spread")
+            chosen = tag_origin(self._spread_out(context, n, stats), "spread")
             stats["search"] = time.perf_counter() - start - stats["features"]
             self.last_stats = stats
             return chosen
@@ -186,15 +192,15 @@ class EvolutionarySearch(SearchStrategy):
             scores = score_candidates(context, cost_model, local, stats)
             order = np.argsort(-scores, kind="stable")
             programs = (factory.program(local[i]) for i in order)
-            chosen += _tagged(context.unmeasured((p for p in programs if p is not None),
-                                                 n_local, taken), "local")
+            chosen += tag_origin(context.unmeasured((p for p in programs if p is not None),
+                                                    n_local, taken), "local")
         ranked = sorted(best.values(), key=lambda item: -item[0])
         n_random = min(n - len(chosen), int(round(n * self.eps_greedy)))
         programs = (factory.program(c) for _, c in ranked)
-        chosen += _tagged(context.unmeasured((p for p in programs if p is not None),
-                                             n - n_random - len(chosen), taken), "evolved")
-        chosen += _tagged(context.unmeasured(context.sample(2 * (n - len(chosen))),
-                                             n - len(chosen), taken), "random")
+        chosen += tag_origin(context.unmeasured((p for p in programs if p is not None),
+                                                n - n_random - len(chosen), taken), "evolved")
+        chosen += tag_origin(context.unmeasured(context.sample(2 * (n - len(chosen))),
+                                                n - len(chosen), taken), "random")
         stats["search"] = time.perf_counter() - start - stats["features"] - stats["predict"]
         self.last_stats = stats
         return chosen
@@ -331,13 +337,6 @@ class EvolutionarySearch(SearchStrategy):
 
 def _candidate(program: Program) -> Candidate:
     return Candidate(program.sketch, program.decisions, program.decision_spaces, None, program)
-
-
-def _tagged(programs: list[Program], origin: str) -> list[Program]:
-    """``programs``, each marked with how the search found it (kept in its record)."""
-    for program in programs:
-        program.origin = origin
-    return programs
 
 
 def _sketch_index(context: SearchContext) -> dict[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ..program import Program
-from .base import SearchContext, SearchStrategy
+from .base import SearchContext, SearchStrategy, tag_origin
 
 
 class RandomSearch(SearchStrategy):
@@ -24,9 +24,8 @@ class RandomSearch(SearchStrategy):
 
     def propose(self, context: SearchContext, cost_model, n: int) -> list[Program]:
         start = time.perf_counter()
-        chosen = context.unmeasured(context.sample(int(n * self.oversample) + 1), n)
-        for program in chosen:
-            program.origin = "random"
+        chosen = tag_origin(context.unmeasured(context.sample(int(n * self.oversample) + 1), n),
+                            "random")
         self.last_stats = {"search": time.perf_counter() - start, "features": 0.0,
                            "predict": 0.0}
         return chosen

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..ir.state import State
-from ..ir.steps import Step
+from ..ir.steps import SplitStep, Step, StepError
 from .registry import create_rule, default_rules
 from .rule import Condition, SketchContext, SketchRule
 
@@ -24,6 +25,27 @@ class Sketch:
     @property
     def steps(self) -> tuple[Step, ...]:
         return self.state.history
+
+    @functools.cached_property
+    def decided_prefix(self) -> tuple[int, State]:
+        """``(n, state)``: the first ``n`` steps need no decision (no undecided split before
+        them), and replaying them on the task's initial state gives ``state``.
+
+        Completing a program starts from here: replaying these steps (a cache_write
+        rewrites the computation) was a tenth of completing one, and search completes
+        thousands per sketch. States are immutable, so every program shares this one.
+        """
+        state = State.from_dag(self.task.dag)
+        fixed = 0
+        for step in self.steps:
+            if isinstance(step, SplitStep) and None in step.lengths:
+                break
+            try:
+                state = step.apply(state)
+            except StepError:  # the annotator replays it and reports the failure
+                break
+            fixed += 1
+        return fixed, state
 
     def __str__(self) -> str:
         return "\n".join(str(s) for s in self.steps) or "(no steps)"

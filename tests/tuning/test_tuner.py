@@ -152,3 +152,13 @@ def test_the_same_seed_proposes_the_same_programs(task):
         tune(task, trials=16, runner=runner, cost_model=OracleCostModel(), seed=7, **FAST)
         runs.append(runner.measured)
     assert runs[0] == runs[1]
+
+
+def test_a_first_round_takes_at_most_half_of_its_tasks_share(task):
+    result = tune(task, trials=12, runner=OracleRunner(), cost_model=OracleCostModel(), **FAST)
+    assert [r.trials for r in result.rounds] == [6, 6]
+    tasks = [create("matmul", M=32, N=32, K=32), create("dense", M=16, N=32, K=32)]
+    result = tune(tasks, trials=40, runner=OracleRunner(), cost_model=OracleCostModel(),
+                  **{**FAST, "batch_size": 16})
+    # Each task's share is 20: first rounds of 10, then full rounds of what is left.
+    assert [r.trials for r in result.rounds] == [10, 10, 16, 4]

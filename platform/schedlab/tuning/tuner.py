@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import sys
@@ -68,7 +69,8 @@ class Tuner:
         runner: a runner name (``"local"``) or object.
         measure: how candidates are timed and checked (``MeasureConfig`` or a dict of its
             fields); used when ``runner`` is a name. ``TUNING_MEASURE`` by default.
-        batch_size: programs measured per round.
+        batch_size: programs measured per round; a task's first round measures at most
+            half of the task's even share of ``trials``.
         confirm_top: after the last round, this many of each task's fastest measured
             programs are timed again (:meth:`confirm`) and the fastest by these re-timings is
             the task's best; one measurement per program while tuning may catch it in a
@@ -270,7 +272,7 @@ class Tuner:
 
     def _round(self, task_index: int, start: float) -> None:
         task = self.tasks[task_index]
-        n = min(self.batch_size, self.trials - self.trials_done())
+        n = self._round_size(task_index)
         times = {}
         tick = time.perf_counter()
         programs = self.propose(task_index, n)
@@ -313,6 +315,16 @@ class Tuner:
             callback(self, stats, programs, results)
 
     # -- what the records say ----------------------------------------------------------
+
+    def _round_size(self, task_index: int) -> int:
+        """Programs to measure in this round of task ``task_index``: ``batch_size`` or what
+        is left of ``trials``, and in a task's first round at most half of its even share
+        of ``trials``, so that a model trained on that round guides at least one more.
+        (With 64 trials and rounds of 64, one round of random programs was the whole run.)"""
+        n = min(self.batch_size, self.trials - self.trials_done())
+        if not self.contexts[task_index].measured_keys:
+            n = min(n, max(1, math.ceil(self.trials / (2 * len(self.tasks)))))
+        return n
 
     def trials_done(self) -> int:
         """Programs of these tasks measured so far, earlier runs' records included."""

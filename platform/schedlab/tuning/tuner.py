@@ -270,6 +270,16 @@ class Tuner:
             confirm_s=confirm_s,
         )
 
+    def _round_size(self, task_index: int) -> int:
+        """Programs to measure in this round of task ``task_index``: ``batch_size`` or what
+        is left of ``trials``, and in a task's first round at most half of its even share
+        of ``trials``, so that a model trained on that round guides at least one more.
+        (With 64 trials and rounds of 64, one round of random programs was the whole run.)"""
+        n = min(self.batch_size, self.trials - self.trials_done())
+        if not self.contexts[task_index].measured_keys:
+            n = min(n, max(1, math.ceil(self.trials / (2 * len(self.tasks)))))
+        return n
+
     def _round(self, task_index: int, start: float) -> None:
         task = self.tasks[task_index]
         n = self._round_size(task_index)
@@ -315,16 +325,6 @@ class Tuner:
             callback(self, stats, programs, results)
 
     # -- what the records say ----------------------------------------------------------
-
-    def _round_size(self, task_index: int) -> int:
-        """Programs to measure in this round of task ``task_index``: ``batch_size`` or what
-        is left of ``trials``, and in a task's first round at most half of its even share
-        of ``trials``, so that a model trained on that round guides at least one more.
-        (With 64 trials and rounds of 64, one round of random programs was the whole run.)"""
-        n = min(self.batch_size, self.trials - self.trials_done())
-        if not self.contexts[task_index].measured_keys:
-            n = min(n, max(1, math.ceil(self.trials / (2 * len(self.tasks)))))
-        return n
 
     def trials_done(self) -> int:
         """Programs of these tasks measured so far, earlier runs' records included."""

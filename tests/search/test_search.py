@@ -106,6 +106,23 @@ def test_every_mutator_gives_valid_programs(name, task, programs):
     assert made > 0
 
 
+def _frozen(decisions: dict) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, (tuple, list)) else v)
+                        for k, v in decisions.items()))
+
+
+@pytest.mark.parametrize("name", ["tile_size", "auto_unroll", "parallel"])
+def test_listed_neighbours_are_exactly_what_a_mutator_can_draw(name, programs):
+    rng = np.random.default_rng(3)
+    mutator = MUTATORS[name]()
+    for program in programs[:4]:
+        listed = [_frozen(d) for d in mutator.neighbours(program)]
+        assert len(listed) == len(set(listed))
+        drawn = {_frozen(mutator.mutate(program, rng)) for _ in range(3000)}
+        assert set(listed) == drawn
+    assert MUTATORS["tile_resample"]().neighbours(programs[0]) == []  # random: not listed
+
+
 def test_crossover_takes_each_decision_from_a_parent(programs):
     rng = np.random.default_rng(2)
     pairs = [(a, b) for a in programs for b in programs
@@ -220,6 +237,29 @@ def test_a_local_share_of_the_proposal_neighbours_the_fastest_measured(task):
         EvolutionarySearch(local_share=-0.1)
     with pytest.raises(ValueError, match="local_parents"):
         EvolutionarySearch(local_parents=0)
+
+
+def test_the_fastest_program_s_neighbours_are_all_proposed(task):
+    context = SearchContext(task, rng=np.random.default_rng(9))
+    measured = context.sample(12)
+    context.add_measured(measured, [oracle_latency(p) for p in measured])
+    best = context.best_measured(1)[0]
+    search = EvolutionarySearch(population=32, generations=1, eps_greedy=0.0,
+                                local_share=1.0, incumbent_share=1.0, workers=0,
+                                mutation_weights={"tile_size": 1.0, "auto_unroll": 1.0,
+                                                  "tile_resample": 0.0})
+    expected = {_frozen(d) for name in ("tile_size", "auto_unroll")
+                for d in MUTATORS[name]().neighbours(best)}
+    expected -= {_frozen(p.decisions) for p in measured}
+    proposal = search.propose(context, OracleCostModel(), len(expected) + 5)
+    around = [p for p in proposal if p.origin == "incumbent"]
+    assert {_frozen(p.decisions) for p in around} == expected
+    # Best-scored first: the oracle's order.
+    latencies = [oracle_latency(p) for p in around]
+    assert latencies == sorted(latencies)
+    assert all(p.origin == "local" for p in proposal[len(around):])
+    with pytest.raises(ValueError, match="incumbent_share"):
+        EvolutionarySearch(incumbent_share=1.5)
 
 
 def test_each_sketch_s_fastest_program_gets_neighbours(task):

@@ -36,7 +36,15 @@ class Annotator:
 
     Args:
         max_innermost_factor: largest innermost tile length (Ansor's default, 64).
-        max_vector_lanes: longest loop to vectorize; 0 means the target's fp32 lanes.
+        max_vector_lanes: longest loop to vectorize; 0 means four times the target's fp32
+            lanes.
+        whole_vector_probability: on a CPU, the chance that the innermost tile of a
+            stage's last spatial loop (the loop that is vectorized) is drawn among whole
+            numbers of vectors no longer than ``max_vector_lanes``, where its extent has
+            such divisors; otherwise it is drawn among all divisors. A tile shorter than a
+            vector wastes lanes: in our tuning records of conv2d, dense+bias+relu and
+            batch_matmul, no program with one came within 80% of the best, yet uniform
+            draws give one to about half of all random programs.
         parallel_per_core: outer loops are fused until they give this many iterations per
             core (more balance, less synchronisation).
         unroll_steps: candidate auto-unroll limits; empty means the target's defaults.
@@ -46,9 +54,16 @@ class Annotator:
 
     max_innermost_factor: int = 64
     max_vector_lanes: int = 0
+    whole_vector_probability: float = 0.85
     parallel_per_core: int = 4
     unroll_steps: tuple[int, ...] = ()
     compute_at_probability: float = 0.5
+
+    def __post_init__(self):
+        for name in ("whole_vector_probability", "compute_at_probability"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {value!r}")
 
     def complete(self, sketch, rng: np.random.Generator,
                  decisions: dict | None = None) -> Program:
@@ -77,11 +92,13 @@ class Annotator:
             if isinstance(step, SplitStep) and None in step.lengths:
                 extent = state.stages[step.stage_id].iters[step.iter_id].extent
                 parts = len(step.lengths)
+                whole_vectors = self._whole_vectors(state, step, task.target)
                 lengths = decider.split(
                     f"split/{state.stages[step.stage_id].name}/{index}",
                     SplitSpace(extent, parts, self.max_innermost_factor),
-                    lambda e=extent, n=parts: sample_split_lengths(
-                        e, n, rng, self.max_innermost_factor))
+                    lambda e=extent, n=parts, w=whole_vectors: sample_split_lengths(
+                        e, n, rng, self.max_innermost_factor, w,
+                        self.whole_vector_probability))
                 step = SplitStep(step.stage_id, step.iter_id, lengths)
             if not do(step):
                 raise ValueError(f"sketch step {step} no longer applies")
@@ -100,6 +117,20 @@ class Annotator:
         program = self._program(task, steps, state, sketch, decider)
         _ = program.func  # lowers (and caches) or raises LoweringError for a bad location
         return program
+
+    def _whole_vectors(self, state: State, step: SplitStep, target) -> tuple[int, ...]:
+        """Innermost lengths that make whole vectors when ``step`` splits the last spatial
+        loop of a CPU stage, the loop that is vectorized; empty for any other split."""
+        iters = state.stages[step.stage_id].iters
+        if target.kind == "cuda" or iters[step.iter_id].kind != "spatial" or any(
+                it.kind == "spatial" for it in iters[step.iter_id + 1:]):
+            return ()
+        lanes = target.vector_lanes
+        return tuple(range(lanes, self._vector_limit(target) + 1, lanes))
+
+    def _vector_limit(self, target) -> int:
+        """The longest loop to vectorize."""
+        return self.max_vector_lanes or target.vector_lanes * 4
 
     @staticmethod
     def _program(task, steps, state, sketch, decider: Decider) -> Program:
@@ -160,7 +191,7 @@ class Annotator:
                 do(AnnotateStep(sid, 0, "parallel"))
 
     def _vectorize(self, current, target, do) -> None:
-        lanes = self.max_vector_lanes or target.vector_lanes * 4
+        lanes = self._vector_limit(target)
         for sid, stage in enumerate(current().stages):
             if not isinstance(stage.op, ComputeOp) or stage.attach.kind == "inline":
                 continue

@@ -15,16 +15,24 @@ def divisors(n: int) -> tuple[int, ...]:
 
 
 def sample_split_lengths(
-    extent: int, parts: int, rng: np.random.Generator, max_innermost: int = 64
+    extent: int, parts: int, rng: np.random.Generator, max_innermost: int = 64,
+    preferred_innermost: tuple[int, ...] = (), preference: float = 0.0,
 ) -> tuple[int, ...]:
     """Inner lengths (outermost first) of an exact split of ``extent`` into ``parts + 1``
-    loops: each length divides what is left, the innermost is at most ``max_innermost``."""
+    loops: each length divides what is left, the innermost is at most ``max_innermost``.
+
+    With probability ``preference`` the innermost length is drawn among
+    ``preferred_innermost`` (say, whole vectors of a loop to vectorize) where any of them
+    is possible; otherwise, and always where none is, among all its possible lengths."""
     lengths = []
     remaining = extent
     for k in range(parts):
         choices = divisors(remaining)
         if k == 0:
             choices = tuple(d for d in choices if d <= max_innermost) or (1,)
+            preferred = tuple(d for d in choices if d in preferred_innermost)
+            if preferred and rng.random() < preference:
+                choices = preferred
         d = int(choices[rng.integers(len(choices))])
         lengths.append(d)
         remaining //= d

@@ -8,6 +8,7 @@ back into a program, so a mutator only has to produce a valid value.
 from __future__ import annotations
 
 import abc
+import itertools
 
 import numpy as np
 
@@ -28,6 +29,11 @@ class Mutator(abc.ABC):
     @abc.abstractmethod
     def mutate(self, program, rng: np.random.Generator) -> dict | None:
         """New decisions for ``program``, or ``None``."""
+
+    def neighbours(self, program) -> list[dict]:
+        """Every decision dictionary that :meth:`mutate` can return for ``program``, each
+        once; empty for a mutator whose changes cannot be listed (a random redraw)."""
+        return []
 
     @staticmethod
     def _keys(program, prefix: str) -> list[str]:
@@ -54,6 +60,20 @@ class _SplitMutator(Mutator):
     def new_lengths(self, space: SplitSpace, lengths: tuple, rng) -> tuple | None:
         """Other inner lengths for a split of ``space`` now at ``lengths``, or ``None``."""
 
+    def all_lengths(self, space: SplitSpace, lengths: tuple) -> list[tuple]:
+        """Every value :meth:`new_lengths` can return; empty if they cannot be listed."""
+        return []
+
+    def neighbours(self, program):
+        found = []
+        for key, space in program.decision_spaces.items():
+            if isinstance(space, SplitSpace) and space.extent > 1:
+                current = tuple(program.decisions[key])
+                found += [{**program.decisions, key: lengths}
+                          for lengths in dict.fromkeys(self.all_lengths(space, current))
+                          if lengths != current and space.is_valid(lengths)]
+        return found
+
 
 class TileSizeMutator(_SplitMutator):
     """Moves a factor of one tile level of a split to another level (Ansor's tile-size
@@ -79,6 +99,17 @@ class TileSizeMutator(_SplitMutator):
         levels[src] //= factor
         levels[dst] *= factor
         return tuple(levels[1:])
+
+    def all_lengths(self, space, lengths):
+        levels = [space.extent // int(np.prod(lengths))] + list(lengths)
+        moved = []
+        for src, dst in itertools.permutations(range(len(levels)), 2):
+            for factor in divisors(levels[src])[1:]:
+                new = list(levels)
+                new[src] //= factor
+                new[dst] *= factor
+                moved.append(tuple(new[1:]))
+        return moved
 
 
 class TileResampleMutator(_SplitMutator):
@@ -111,9 +142,19 @@ class _ChoiceMutator(Mutator):
         value = self.pick(space.options, program.decisions[key], rng)
         return {**program.decisions, key: value}
 
+    def neighbours(self, program):
+        return [{**program.decisions, key: value}
+                for key in self._keys(program, self.prefix)
+                for value in self.others(program.decision_spaces[key].options,
+                                         program.decisions[key])]
+
     def pick(self, options: tuple, current, rng):
-        others = [o for o in options if o != current]
+        others = self.others(options, current)
         return others[int(rng.integers(len(others)))]
+
+    def others(self, options: tuple, current) -> list:
+        """The values :meth:`pick` may choose instead of ``current``."""
+        return [o for o in options if o != current]
 
 
 class AutoUnrollMutator(_ChoiceMutator):
@@ -136,9 +177,8 @@ class ParallelMutator(_ChoiceMutator):
     name = "parallel"
     prefix = "parallel/"
 
-    def pick(self, options, current, rng):
-        neighbours = [o for o in options if abs(o - current) == 1]
-        return neighbours[int(rng.integers(len(neighbours)))]
+    def others(self, options, current):
+        return [o for o in options if abs(o - current) == 1]
 
 
 MUTATORS: dict[str, type[Mutator]] = {

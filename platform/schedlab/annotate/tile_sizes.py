@@ -30,9 +30,10 @@ def sample_split_lengths(
         choices = divisors(remaining)
         if k == 0:
             choices = tuple(d for d in choices if d <= max_innermost) or (1,)
-            preferred = tuple(d for d in choices if d in preferred_innermost)
-            if preferred and rng.random() < preference:
-                choices = preferred
+            if preferred_innermost:
+                preferred = tuple(d for d in choices if d in preferred_innermost)
+                if preferred and rng.random() < preference:
+                    choices = preferred
         d = int(choices[rng.integers(len(choices))])
         lengths.append(d)
         remaining //= d

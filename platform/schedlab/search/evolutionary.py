@@ -310,26 +310,16 @@ class EvolutionarySearch(SearchStrategy):
         rng = context.rng
         if not self.mutators:
             return []
-        sketch_index = _sketch_index(context)
-        requests, requested, found = [], set(), []
-        for program in self._local_parents(context):
-            parent = _candidate(program)
-            for _ in range(self.local_children):
-                decisions = self._mutate(parent, rng)
-                if decisions is None:
-                    continue
-                key = sketch_decisions_key(parent.sketch, decisions)
-                if key in known:
-                    found.append(known[key])
-                    continue
-                seed = _seed(rng)
-                if key not in requested:  # a child made twice would be kept once
-                    requested.add(key)
-                    requests.append((sketch_index[id(parent.sketch)], decisions, seed))
-        for child in factory.complete(requests, features_wanted):
-            if child is not None:
-                found.append(known.setdefault(child.key, child))
-        return list({id(c): c for c in found}.values())
+
+        def children():
+            for program in self._local_parents(context):
+                parent = _candidate(program)
+                for _ in range(self.local_children):
+                    decisions = self._mutate(parent, rng)
+                    if decisions is not None:
+                        yield parent.sketch, decisions
+
+        return _complete_once(context, factory, known, features_wanted, children())
 
     def _incumbent_neighbours(self, context, factory, known,
                               features_wanted) -> list[Candidate]:
@@ -339,21 +329,10 @@ class EvolutionarySearch(SearchStrategy):
         if not best or best[0].decisions is None:
             return []
         parent = _candidate(best[0])
-        index = _sketch_index(context)[id(parent.sketch)]
-        found, requests = [], {}
-        for mutator, probability in zip(self.mutators, self.mutator_probs):
-            if probability <= 0:
-                continue
-            for decisions in mutator.neighbours(parent):
-                key = sketch_decisions_key(parent.sketch, decisions)
-                if key in known:
-                    found.append(known[key])
-                elif key not in requests:
-                    requests[key] = (index, decisions, _seed(context.rng))
-        for child in factory.complete(list(requests.values()), features_wanted):
-            if child is not None:
-                found.append(known.setdefault(child.key, child))
-        return list({id(c): c for c in found}.values())
+        children = ((parent.sketch, decisions)
+                    for mutator, probability in zip(self.mutators, self.mutator_probs)
+                    if probability > 0 for decisions in mutator.neighbours(parent))
+        return _complete_once(context, factory, known, features_wanted, children)
 
     def _local_parents(self, context) -> list[Program]:
         """The ``local_parents`` fastest measured programs, then the fastest of each sketch
@@ -388,6 +367,25 @@ class EvolutionarySearch(SearchStrategy):
 
 def _candidate(program: Program) -> Candidate:
     return Candidate(program.sketch, program.decisions, program.decision_spaces, None, program)
+
+
+def _complete_once(context, factory, known, features_wanted, children) -> list[Candidate]:
+    """Candidates of ``children`` ((sketch, decisions) pairs, consumed lazily): those
+    already in ``known`` as they are, the others completed (each once) and added to it."""
+    sketch_index = _sketch_index(context)
+    found, requests = [], {}
+    for sketch, decisions in children:
+        key = sketch_decisions_key(sketch, decisions)
+        if key in known:
+            found.append(known[key])
+            continue
+        seed = _seed(context.rng)
+        if key not in requests:  # a child made twice is kept once
+            requests[key] = (sketch_index[id(sketch)], decisions, seed)
+    for child in factory.complete(list(requests.values()), features_wanted):
+        if child is not None:
+            found.append(known.setdefault(child.key, child))
+    return list({id(c): c for c in found}.values())
 
 
 def _sketch_index(context: SearchContext) -> dict[int, int]:

@@ -43,9 +43,14 @@ class Mutator(abc.ABC):
 class _SplitMutator(Mutator):
     """Changes the lengths of one split, drawn at random among the program's splits."""
 
-    def mutate(self, program, rng):
-        keys = [k for k, space in program.decision_spaces.items()
+    @staticmethod
+    def _split_keys(program) -> list[str]:
+        """The program's split decisions that can change (of loops longer than 1)."""
+        return [k for k, space in program.decision_spaces.items()
                 if isinstance(space, SplitSpace) and space.extent > 1]
+
+    def mutate(self, program, rng):
+        keys = self._split_keys(program)
         if not keys:
             return None
         for _ in range(8):
@@ -66,12 +71,11 @@ class _SplitMutator(Mutator):
 
     def neighbours(self, program):
         found = []
-        for key, space in program.decision_spaces.items():
-            if isinstance(space, SplitSpace) and space.extent > 1:
-                current = tuple(program.decisions[key])
-                found += [{**program.decisions, key: lengths}
-                          for lengths in dict.fromkeys(self.all_lengths(space, current))
-                          if lengths != current and space.is_valid(lengths)]
+        for key in self._split_keys(program):
+            space, current = program.decision_spaces[key], tuple(program.decisions[key])
+            found += [{**program.decisions, key: lengths}
+                      for lengths in dict.fromkeys(self.all_lengths(space, current))
+                      if lengths != current and space.is_valid(lengths)]
         return found
 
 
@@ -87,7 +91,7 @@ class TileSizeMutator(_SplitMutator):
     name = "tile_size"
 
     def new_lengths(self, space, lengths, rng):
-        levels = [space.extent // int(np.prod(lengths))] + list(lengths)  # outermost first
+        levels = _levels(space, lengths)
         sources = [i for i, x in enumerate(levels) if x > 1]
         if not sources:
             return None
@@ -96,20 +100,26 @@ class TileSizeMutator(_SplitMutator):
         factor = factors[int(rng.integers(len(factors)))]
         dst = int(rng.integers(len(levels) - 1))
         dst += dst >= src  # any level but the source
-        levels[src] //= factor
-        levels[dst] *= factor
-        return tuple(levels[1:])
+        return _moved(levels, src, dst, factor)
 
     def all_lengths(self, space, lengths):
-        levels = [space.extent // int(np.prod(lengths))] + list(lengths)
-        moved = []
-        for src, dst in itertools.permutations(range(len(levels)), 2):
-            for factor in divisors(levels[src])[1:]:
-                new = list(levels)
-                new[src] //= factor
-                new[dst] *= factor
-                moved.append(tuple(new[1:]))
-        return moved
+        levels = _levels(space, lengths)
+        return [_moved(levels, src, dst, factor)
+                for src, dst in itertools.permutations(range(len(levels)), 2)
+                for factor in divisors(levels[src])[1:]]
+
+
+def _levels(space: SplitSpace, lengths: tuple) -> list[int]:
+    """Every level's length of a split, outermost (the part left over) first."""
+    return [space.extent // int(np.prod(lengths))] + list(lengths)
+
+
+def _moved(levels: list[int], src: int, dst: int, factor: int) -> tuple:
+    """Inner lengths after moving ``factor`` from level ``src`` to level ``dst``."""
+    levels = list(levels)
+    levels[src] //= factor
+    levels[dst] *= factor
+    return tuple(levels[1:])
 
 
 class TileResampleMutator(_SplitMutator):

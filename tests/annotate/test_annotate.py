@@ -100,6 +100,17 @@ def test_vectorized_tiles_are_mostly_whole_vectors():
         Annotator(whole_vector_probability=1.5)
 
 
+def test_vectorized_tiles_fill_their_lanes_where_no_whole_vector_fits():
+    lanes = create("matmul", M=8, N=8, K=8).target.vector_lanes
+    # N = 3.5 vectors (56 with 16 lanes): no whole vector divides it, 1/4, 1/2 and the
+    # whole of it fill at least 7/8 of the lanes they take; shorter divisors do not.
+    task = create("matmul", M=16, N=lanes * 7 // 2, K=16)
+    filling = {lanes * 7 // 8, lanes * 7 // 4, lanes * 7 // 2}
+    extents = [(_vectorized_extents(p) or [0])[0]
+               for p in sample_programs(task, 200, seed=5, annotator=Annotator())]
+    assert np.mean([e in filling for e in extents]) > 0.8
+
+
 def test_decisions_replay_the_same_program_and_fix_choices():
     task = create("matmul", M=256, N=256, K=256)
     annotator = Annotator()

@@ -62,10 +62,24 @@ def test_fusible_consumer_and_inlining():
     conv = create("conv2d_nchw", N=1, C=4, H=8, W=8, K=4, R=3, S=3, stride=1, pad=1)
     st = _state(conv)
     assert predicates.is_strictly_inlinable(st, st.stage_index("pad"))
+    assert predicates.is_padding(st, st.stage_index("pad"))
+    assert not predicates.is_padding(st, st.stage_index("conv2d"))
+    dense_state = _state(dense)
+    assert not predicates.is_padding(dense_state, dense_state.stage_index("relu"))
     chain = create("elementwise_chain", M=4, N=4)
     st = _state(chain)
     # sigmoid is expensive: recomputing it per use is not free.
     assert not predicates.is_strictly_inlinable(st, st.stage_index("sigmoid"))
+
+
+def test_padding_stays_a_stage_on_cpu_and_is_inlined_on_gpu():
+    def pad_attachments(task):
+        return {sketch.state.stages[sketch.state.stage_index("pad")].attach.kind
+                for sketch in generate_sketches(task)}
+
+    shape = dict(N=1, C=4, H=8, W=8, K=4, R=3, S=3, stride=1, pad=1)
+    assert pad_attachments(create("conv2d_nchw", **shape)) == {"root"}
+    assert pad_attachments(create("conv2d_nchw", target="cuda", **shape)) == {"inline"}
 
 
 def test_rfactor_sketches_for_a_long_row_reduction():

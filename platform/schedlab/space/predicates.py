@@ -12,7 +12,7 @@ from ..ir.lower import expand_inline
 from ..ir.state import State
 from ..te import ComputeOp, Reduce, TensorRead
 from ..te.dag import EXPENSIVE_CALLS
-from ..te.expr import Call
+from ..te.expr import Call, Const, Select
 from ..te.visit import collect_vars, walk
 
 # A reduction whose spatial part has fewer points than this many per core leaves cores idle
@@ -40,6 +40,17 @@ def is_strictly_inlinable(state: State, stage_id: int) -> bool:
     if op is None or is_output(state, stage_id) or isinstance(op.body, Reduce):
         return False
     return not any(isinstance(n, Call) and n.func in EXPENSIVE_CALLS for n in walk(op.body))
+
+
+def is_padding(state: State, stage_id: int) -> bool:
+    """The stage pads a tensor: its value is a read of it inside the bounds and a constant
+    outside them (``select(in_bounds, data[...], 0)``)."""
+    op = _op(state, stage_id)
+    if op is None or not isinstance(op.body, Select):
+        return False
+    branches = (op.body.true_value, op.body.false_value)
+    return any(isinstance(b, Const) for b in branches) and any(
+        isinstance(b, TensorRead) for b in branches)
 
 
 def missing_spatial_reads(op: ComputeOp) -> int:

@@ -23,7 +23,7 @@ from ..space.predicates import effective_consumers
 from ..te import ComputeOp, Reduce
 from .decisions import Decider, SplitSpace
 from .gpu_binding import bind_threads
-from .tile_sizes import sample_split_lengths
+from .tile_sizes import lane_filling_lengths, sample_split_lengths
 from .verify import verify_gpu
 
 CPU_UNROLL_STEPS = (0, 16, 64, 512)
@@ -93,11 +93,11 @@ class Annotator:
             if isinstance(step, SplitStep) and None in step.lengths:
                 extent = state.stages[step.stage_id].iters[step.iter_id].extent
                 parts = len(step.lengths)
-                whole_vectors = self._whole_vectors(state, step, task.target)
+                filling = self._lane_filling(state, step, task.target)
                 lengths = decider.split(
                     f"split/{state.stages[step.stage_id].name}/{index}",
                     SplitSpace(extent, parts, self.max_innermost_factor),
-                    lambda e=extent, n=parts, w=whole_vectors: sample_split_lengths(
+                    lambda e=extent, n=parts, w=filling: sample_split_lengths(
                         e, n, rng, self.max_innermost_factor, w,
                         self.whole_vector_probability))
                 step = SplitStep(step.stage_id, step.iter_id, lengths)
@@ -119,22 +119,15 @@ class Annotator:
         _ = program.func  # lowers (and caches) or raises LoweringError for a bad location
         return program
 
-    def _whole_vectors(self, state: State, step: SplitStep, target) -> tuple[int, ...]:
-        """Innermost lengths that fill their vectors when ``step`` splits the last spatial
-        loop of a CPU stage, the loop that is vectorized; empty for any other split.
-
-        A length fills its vectors when at most an eighth of the lanes it occupies are
-        idle: whole vectors, and where the extent has none as a divisor, lengths such as
-        14 of 16 lanes (extent 56). On conv2d, the fastest programs found (ours and
-        MetaSchedule's) use 14; our runs that settled on half vectors (8) stayed at
-        220-270 GFLOP/s, those on 14 reached up to 410."""
+    def _lane_filling(self, state: State, step: SplitStep, target) -> tuple[int, ...]:
+        """Innermost lengths that fill their vectors (:func:`lane_filling_lengths`) when
+        ``step`` splits the last spatial loop of a CPU stage, the loop that is vectorized;
+        empty for any other split."""
         iters = state.stages[step.stage_id].iters
         if target.kind == "cuda" or iters[step.iter_id].kind != "spatial" or any(
                 it.kind == "spatial" for it in iters[step.iter_id + 1:]):
             return ()
-        lanes = target.vector_lanes
-        return tuple(n for n in range(1, self._vector_limit(target) + 1)
-                     if 8 * n >= 7 * lanes * math.ceil(n / lanes))
+        return lane_filling_lengths(target.vector_lanes, self._vector_limit(target))
 
     def _vector_limit(self, target) -> int:
         """The longest loop to vectorize."""

@@ -1,6 +1,7 @@
 """Search strategies: mutations, crossover, evolution under a known cost model."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from schedlab.search import (
     crossover,
 )
 from schedlab.search.candidates import CandidateFactory
+from schedlab.search.evolutionary import inner_tile, spread_over_tiles
 from schedlab.search.mutators import MUTATORS
 from schedlab.space import sample_programs
 from schedlab.testing.fake_tuning import OracleCostModel, oracle_latency
@@ -315,3 +317,49 @@ def test_a_child_bred_twice_in_a_generation_is_completed_once(task, monkeypatch)
     assert bred and sum(len(keys) for keys in bred) > 100
     for keys in bred:
         assert len(set(keys)) == len(keys)
+
+
+def _tiled(sketch, rows, cols, unroll=16):
+    return SimpleNamespace(sketch=sketch, decisions={
+        "split/C/0": rows, "split/C/1": cols, "unroll/C": unroll})
+
+
+def test_programs_of_one_inner_tile_are_spread_out():
+    first, second = object(), object()
+    a = _tiled(first, [4, 8, 4], [2, 64])
+    a_outer = _tiled(first, [8, 4, 4], [2, 64], unroll=64)  # moved outer factors only
+    a_third = _tiled(first, [16, 2, 4], [2, 64])
+    b = _tiled(first, [4, 4, 8], [2, 64])
+    c = _tiled(second, [4, 8, 4], [2, 64])  # a's lengths, another sketch
+    assert inner_tile(a) == inner_tile(a_outer) == inner_tile(a_third)
+    assert len({inner_tile(p) for p in (a, b, c)}) == 3
+    ranked = [a, a_outer, a_third, b, c]
+    assert spread_over_tiles(ranked, 2) == [a, a_outer, b, c, a_third]
+    assert spread_over_tiles(ranked, 1) == [a, b, c, a_outer, a_third]
+    pairs = [(1.0, p) for p in ranked]
+    assert spread_over_tiles(pairs, 1, program_of=lambda item: item[1]) == [
+        pairs[0], pairs[3], pairs[4], pairs[1], pairs[2]]
+
+
+def test_evolved_programs_and_local_parents_are_spread_over_inner_tiles(task):
+    context = SearchContext(task, rng=np.random.default_rng(11))
+    measured = context.sample(40)
+    context.add_measured(measured, [oracle_latency(p) for p in measured])
+    search = EvolutionarySearch(population=64, generations=2, eps_greedy=0.0, workers=0,
+                                local_share=0.0, max_per_tile=1, parents_per_tile=1,
+                                local_parents=4, per_sketch_parents=False)
+    proposal = search.propose(context, OracleCostModel(), 8)
+    assert len(proposal) == 8 and all(p.origin == "evolved" for p in proposal)
+    assert len({inner_tile(p) for p in proposal}) == 8
+    parents = search._local_parents(context)
+    assert len({inner_tile(p) for p in parents}) == len(parents) == 4
+    assert parents[0] is context.best_measured(1)[0]
+    for parent in parents[1:]:  # each the fastest of its tile
+        fastest = next(p for p in context.best_measured(40)
+                       if inner_tile(p) == inner_tile(parent))
+        assert fastest is parent
+    uncapped = EvolutionarySearch(local_parents=4, parents_per_tile=None,
+                                  per_sketch_parents=False)
+    assert uncapped._local_parents(context) == context.best_measured(4)
+    with pytest.raises(ValueError, match="max_per_tile"):
+        EvolutionarySearch(max_per_tile=0)

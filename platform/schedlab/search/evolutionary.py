@@ -38,7 +38,8 @@ class EvolutionarySearch(SearchStrategy):
     space (see ``initial_pool``). Each proposed program's ``origin`` names the part of the
     proposal it came from: ``"incumbent"`` (a neighbour of the fastest measured program),
     ``"local"`` (a neighbour of a fast measured program),
-    ``"evolved"`` (the population's best), ``"random"`` (the ε-greedy share) or
+    ``"evolved"`` (the population's best, at most ``max_per_tile`` of one inner tile before
+    the others), ``"random"`` (the ε-greedy share) or
     ``"spread"`` (the untrained model's spread-out proposal).
 
     Args:
@@ -74,6 +75,17 @@ class EvolutionarySearch(SearchStrategy):
             sketch that has none among the ``local_parents``: once the fastest are all of
             one sketch, the others would otherwise get only what the cost model and random
             draws give them.
+        max_per_tile: at most this many programs of one inner tile (``inner_tile``: the
+            sketch and the innermost length of every split) in the evolved part of a
+            proposal before any more of it; ``None`` ranks by score alone (Ansor's and
+            MetaSchedule's proposal). The model's top scores tend to be variations of one
+            register-level loop nest, and a round spent on one nest shows the model
+            nothing about the others: on matmul 1024^3 with 256 trials, a cap of 3 gave
+            508, 504, 542 and 467 GFLOP/s over four seeds against 466, 402, 515 and 467
+            without it.
+        parents_per_tile: at most this many of the ``local_parents`` share an inner tile
+            (the next fastest of other tiles take their place); ``None``: the fastest,
+            whatever their tiles.
         initial_pool: while the cost model is untrained (the first round), the proposal
             is the programs farthest apart in feature space among this many times as many
             random ones (``schedlab.search.diversity``); 1 proposes plain random programs.
@@ -102,6 +114,8 @@ class EvolutionarySearch(SearchStrategy):
         local_parents: int = 8,
         local_children: int = 32,
         per_sketch_parents: bool = True,
+        max_per_tile: int | None = 3,
+        parents_per_tile: int | None = 2,
         initial_pool: int = 4,
         fresh_random_share: float = 0.5,
         retries: int = 3,
@@ -144,11 +158,16 @@ class EvolutionarySearch(SearchStrategy):
         self.local_parents = local_parents
         self.local_children = local_children
         self.per_sketch_parents = bool(per_sketch_parents)
+        self.max_per_tile = max_per_tile
+        self.parents_per_tile = parents_per_tile
         self.initial_pool = initial_pool
         self.fresh_random_share = fresh_random_share
         for name, value in (("local_parents", local_parents),
                             ("local_children", local_children),
-                            ("initial_pool", initial_pool)):
+                            ("initial_pool", initial_pool),
+                            ("max_per_tile", 1 if max_per_tile is None else max_per_tile),
+                            ("parents_per_tile",
+                             1 if parents_per_tile is None else parents_per_tile)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         self.retries = retries
@@ -219,10 +238,15 @@ class EvolutionarySearch(SearchStrategy):
                                                              features_wanted),
                                   n_incumbent, "incumbent")
         if n_local > len(chosen):
-            chosen += best_scored(self._neighbours(context, factory, known, features_wanted),
+            chosen += best_scored(self._neighbours(context, factory, known, features_wanted,
+                                                   self._local_parents(context)),
                                   n_local - len(chosen), "local")
         ranked = sorted(best.values(), key=lambda item: -item[0])
         n_random = min(n - len(chosen), int(round(n * self.eps_greedy)))
+        if self.max_per_tile:
+            measured = {decision_key(p) for _, p in context.measured}
+            ranked = spread_over_tiles([item for item in ranked if item[1].key not in measured],
+                                       self.max_per_tile, program_of=lambda item: item[1])
         programs = (factory.program(c) for _, c in ranked)
         chosen += tag_origin(context.unmeasured((p for p in programs if p is not None),
                                                 n - n_random - len(chosen), taken), "evolved")
@@ -305,14 +329,15 @@ class EvolutionarySearch(SearchStrategy):
                 children[slot] = known.setdefault(child.key, child)
         return children
 
-    def _neighbours(self, context, factory, known, features_wanted) -> list[Candidate]:
-        """Children one mutation away from the fastest measured programs, each once."""
+    def _neighbours(self, context, factory, known, features_wanted,
+                    parents) -> list[Candidate]:
+        """Children one mutation away from ``parents``, each once."""
         rng = context.rng
         if not self.mutators:
             return []
 
         def children():
-            for program in self._local_parents(context):
+            for program in parents:
                 parent = _candidate(program)
                 for _ in range(self.local_children):
                     decisions = self._mutate(parent, rng)
@@ -337,7 +362,11 @@ class EvolutionarySearch(SearchStrategy):
     def _local_parents(self, context) -> list[Program]:
         """The ``local_parents`` fastest measured programs, then the fastest of each sketch
         that has none among them (with ``per_sketch_parents``)."""
-        parents = context.best_measured(self.local_parents)
+        if self.parents_per_tile:
+            parents = spread_over_tiles(context.best_measured(len(context.measured)),
+                                        self.parents_per_tile)[:self.local_parents]
+        else:
+            parents = context.best_measured(self.local_parents)
         if not self.per_sketch_parents:
             return parents
         covered = {id(p.sketch) for p in parents}
@@ -363,6 +392,27 @@ class EvolutionarySearch(SearchStrategy):
         draw = rng.random() * self._mutator_cdf[-1]  # below the last bound, never at it
         mutator = self.mutators[int(np.searchsorted(self._mutator_cdf, draw, side="right"))]
         return mutator.mutate(parent, rng)
+
+
+def inner_tile(program) -> tuple:
+    """The innermost tile of a program (or candidate): its sketch and the innermost length
+    of each of its splits. Programs that share it differ only in how their tiles are
+    nested and annotated around the same register-level loop nest."""
+    return (id(program.sketch),) + tuple(
+        lengths[-1] for key, lengths in sorted(program.decisions.items())
+        if key.startswith("split/") and lengths)
+
+
+def spread_over_tiles(items: list, cap: int, program_of=lambda item: item) -> list:
+    """``items`` reordered so that at most ``cap`` of each :func:`inner_tile` come first,
+    in their order, and the others after them, in their order."""
+    counts: dict[tuple, int] = {}
+    first, after = [], []
+    for item in items:
+        tile = inner_tile(program_of(item))
+        counts[tile] = counts.get(tile, 0) + 1
+        (first if counts[tile] <= cap else after).append(item)
+    return first + after
 
 
 def _candidate(program: Program) -> Candidate:

@@ -360,8 +360,9 @@ class EvolutionarySearch(SearchStrategy):
         return _complete_once(context, factory, known, features_wanted, children)
 
     def _local_parents(self, context) -> list[Program]:
-        """The ``local_parents`` fastest measured programs, then the fastest of each sketch
-        that has none among them (with ``per_sketch_parents``)."""
+        """The ``local_parents`` fastest measured programs, at most ``parents_per_tile`` of
+        one inner tile, then the fastest of each sketch that has none among them (with
+        ``per_sketch_parents``)."""
         if self.parents_per_tile:
             parents = spread_over_tiles(context.best_measured(len(context.measured)),
                                         self.parents_per_tile)[:self.local_parents]

@@ -238,8 +238,7 @@ class EvolutionarySearch(SearchStrategy):
                                                              features_wanted),
                                   n_incumbent, "incumbent")
         if n_local > len(chosen):
-            chosen += best_scored(self._neighbours(context, factory, known, features_wanted,
-                                                   self._local_parents(context)),
+            chosen += best_scored(self._neighbours(context, factory, known, features_wanted),
                                   n_local - len(chosen), "local")
         ranked = sorted(best.values(), key=lambda item: -item[0])
         n_random = min(n - len(chosen), int(round(n * self.eps_greedy)))
@@ -329,15 +328,14 @@ class EvolutionarySearch(SearchStrategy):
                 children[slot] = known.setdefault(child.key, child)
         return children
 
-    def _neighbours(self, context, factory, known, features_wanted,
-                    parents) -> list[Candidate]:
-        """Children one mutation away from ``parents``, each once."""
+    def _neighbours(self, context, factory, known, features_wanted) -> list[Candidate]:
+        """Children one mutation away from the fastest measured programs, each once."""
         rng = context.rng
         if not self.mutators:
             return []
 
         def children():
-            for program in parents:
+            for program in self._local_parents(context):
                 parent = _candidate(program)
                 for _ in range(self.local_children):
                     decisions = self._mutate(parent, rng)
